@@ -1,0 +1,1 @@
+"""Activities: every side effect of a run, one job each. The workflow only orchestrates them."""

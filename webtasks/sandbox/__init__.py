@@ -1,0 +1,1 @@
+"""Running untrusted automation code: the browser, the runner process, the OS sandbox, and `ctx`."""

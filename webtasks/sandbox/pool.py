@@ -1,0 +1,381 @@
+"""Warm sandbox slots: a Chromium and a runner process per run, started ahead, killed after.
+
+Each slot is used by exactly one run, so runs never share a browser, cookies, cache or processes.
+Slots are started before they are needed (`WEBTASKS_WARM_SLOTS`), so a run pays neither a browser
+start nor a Playwright start. Both processes run under bubblewrap when the machine has it: the
+filesystem is read-only but for the slot's own directory, the data directory is hidden, and the
+environment is scrubbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import webtasks
+from webtasks.config import Settings
+from webtasks.sandbox.browser import CHROMIUM_FLAGS, chromium_path
+from webtasks.sandbox.runner import CODE_FILE
+
+log = logging.getLogger("webtasks.sandbox")
+
+START_TIMEOUT_SECONDS = 30.0
+TICK_SECONDS = 2.0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not run (browser would not start, runner crashed on start-up)."""
+
+
+@dataclass
+class SandboxJob:
+    code: str
+    params: dict[str, Any]
+    start_url: str | None
+    run_id: str
+    deadline: float
+    proxy: str | None = None
+    block_private_network: bool = False
+
+
+@dataclass
+class SandboxOutcome:
+    """What one run left behind in its slot directory; `cleanup()` removes it."""
+
+    workdir: Path
+    ok: bool
+    timed_out: bool
+    error: dict[str, Any] | None
+    url: str | None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def output_path(self) -> Path:
+        return self.workdir / "output.json"
+
+    def artifact(self, name: str) -> Path | None:
+        path = self.workdir / name
+        return path if path.is_file() else None
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        path = self.workdir / "log.jsonl"
+        if not path.exists():
+            return []
+        lines = []
+        for raw in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(raw))
+        return lines
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@cache
+def bubblewrap_available() -> bool:
+    binary = shutil.which("bwrap")
+    if not binary:
+        return False
+    probe = subprocess.run(
+        [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "true"],
+        capture_output=True,
+        timeout=10,
+    )
+    return probe.returncode == 0
+
+
+def _package_root() -> str:
+    return str(Path(webtasks.__file__).resolve().parent.parent)
+
+
+def sandbox_env(workdir: Path) -> dict[str, str]:
+    """The whole environment sandboxed processes get: no keys, no credentials, no service config."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": _package_root(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class SandboxPool:
+    def __init__(self, conf: Settings) -> None:
+        self._conf = conf
+        self._root = Path(tempfile.gettempdir()) / "webtasks-sandbox"
+        self._ready: list[_Slot] = []
+        self._warming: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.use_bubblewrap = conf.sandbox != "off" and bubblewrap_available()
+        if conf.sandbox == "on" and not self.use_bubblewrap:
+            raise SandboxError("WEBTASKS_SANDBOX=on but bubblewrap (`bwrap`) is missing or cannot run here")
+        if not self.use_bubblewrap:
+            log.warning(
+                "bubblewrap is not available: automation code runs as a separate process with a scrubbed "
+                "environment and resource limits, but without a read-only filesystem (apt-get install bubblewrap)"
+            )
+
+    async def start(self) -> None:
+        for _ in range(self._conf.warm_slots):
+            self._warm_one()
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._warming):
+            task.cancel()
+        for slot in self._ready:
+            await slot.kill()
+        self._ready.clear()
+
+    def _warm_one(self) -> None:
+        if self._closed:
+            return
+
+        async def warm() -> None:
+            try:
+                slot = await _Slot.start(self._conf, self._root, self.use_bubblewrap)
+            except Exception as exc:
+                log.warning("could not warm a sandbox slot: %s", exc)
+                return
+            if self._closed:
+                await slot.kill()
+            else:
+                self._ready.append(slot)
+
+        task = asyncio.create_task(warm())
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    async def _take(self) -> _Slot:
+        while self._ready:
+            slot = self._ready.pop(0)
+            if slot.alive():
+                return slot
+            await slot.kill()
+        return await _Slot.start(self._conf, self._root, self.use_bubblewrap)
+
+    async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
+        """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
+        slot = await self._take()
+        if self._conf.warm_slots > 0:
+            self._warm_one()
+        try:
+            return await slot.execute(job, on_tick, wall_limit=self._conf.sandbox_wall_seconds)
+        finally:
+            await slot.kill()
+
+
+class _Slot:
+    def __init__(
+        self, workdir: Path, browser: asyncio.subprocess.Process, runner: asyncio.subprocess.Process, cdp: str
+    ):
+        self.workdir = workdir
+        self.browser = browser
+        self.runner = runner
+        self.cdp = cdp
+
+    @classmethod
+    async def start(cls, conf: Settings, root: Path, bubblewrap: bool) -> _Slot:
+        root.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="slot-", dir=root))
+        (workdir / "tmp").mkdir()
+        (workdir / "profile").mkdir()
+        chromium = chromium_path(conf.chromium)
+        if chromium is None:
+            raise SandboxError("no Chromium found: install Debian's `chromium` or set WEBTASKS_CHROMIUM")
+        hide = [conf.data_dir]
+        browser = await _spawn(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", "about:blank"],
+            workdir,
+            hide,
+            bubblewrap,
+            limits=None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            log_name="browser.log",
+        )
+        runner = await _spawn(
+            [sys.executable, "-m", "webtasks.sandbox.runner", str(workdir)],
+            workdir,
+            hide,
+            bubblewrap,
+            limits=(conf.sandbox_memory_mb, conf.sandbox_cpu_seconds),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            log_name="runner.log",
+        )
+        slot = cls(workdir, browser, runner, cdp="")
+        try:
+            slot.cdp = await asyncio.wait_for(slot._devtools_endpoint(), START_TIMEOUT_SECONDS)
+            assert runner.stdout is not None
+            ready = await asyncio.wait_for(runner.stdout.readline(), START_TIMEOUT_SECONDS)
+            if ready.strip() != b"ready":
+                raise SandboxError(f"the runner did not start: {slot._tail('runner.log')}")
+        except (TimeoutError, SandboxError) as exc:
+            await slot.kill()
+            raise SandboxError(f"sandbox slot did not start: {exc}") from exc
+        return slot
+
+    async def _devtools_endpoint(self) -> str:
+        port_file = self.workdir / "profile" / "DevToolsActivePort"
+        while True:
+            if self.browser.returncode is not None:
+                raise SandboxError(f"Chromium exited at start: {self._tail('browser.log')}")
+            with contextlib.suppress(FileNotFoundError):
+                lines = port_file.read_text().split("\n")
+                if len(lines) >= 2 and lines[1]:
+                    return f"ws://127.0.0.1:{lines[0].strip()}{lines[1].strip()}"
+            await asyncio.sleep(0.02)
+
+    def _tail(self, name: str) -> str:
+        with contextlib.suppress(OSError):
+            return (self.workdir / name).read_text(errors="replace")[-2000:]
+        return ""
+
+    def alive(self) -> bool:
+        return self.browser.returncode is None and self.runner.returncode is None
+
+    async def execute(
+        self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None, wall_limit: float
+    ) -> SandboxOutcome:
+        (self.workdir / CODE_FILE).write_text(job.code)
+        line = {
+            "cdp": self.cdp,
+            "params": job.params,
+            "startUrl": job.start_url,
+            "runId": job.run_id,
+            "deadline": job.deadline,
+            "proxy": job.proxy,
+            "blockPrivateNetwork": job.block_private_network,
+        }
+        assert self.runner.stdin is not None
+        started = time.monotonic()
+        self.runner.stdin.write((json.dumps(line) + "\n").encode())
+        await self.runner.stdin.drain()
+        limit = max(0.0, min(job.deadline - time.time(), wall_limit))
+        timed_out = False
+        assert self.runner.stdout is not None
+        waiter = asyncio.ensure_future(self.runner.stdout.readline())
+        try:
+            while not waiter.done():
+                left = limit - (time.monotonic() - started)
+                if left <= 0:
+                    timed_out = True
+                    break
+                await asyncio.wait({waiter}, timeout=min(TICK_SECONDS, left))
+                if on_tick is not None:
+                    maybe = on_tick()
+                    if maybe is not None:
+                        await maybe
+        finally:
+            if not waiter.done():
+                await self.kill()
+                waiter.cancel()
+        return self._outcome(timed_out, time.monotonic() - started, limit)
+
+    def _outcome(self, timed_out: bool, elapsed: float, limit: float) -> SandboxOutcome:
+        result_path = self.workdir / "result.json"
+        if timed_out:
+            error = {
+                "exceptionType": "TimeoutError",
+                "message": f"the automation was stopped at its wall-clock limit of {limit:.0f} s",
+            }
+            return SandboxOutcome(self.workdir, ok=False, timed_out=True, error=error, url=None, elapsed=elapsed)
+        if not result_path.exists():
+            code = self.runner.returncode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            if code == -signal.SIGKILL or code == -signal.SIGXCPU:
+                how += " (a CPU or memory limit may have been reached)"
+            error = {
+                "exceptionType": "SandboxError",
+                "message": f"the runner process ended without a result ({how})",
+                "traceback": self._tail("runner.log"),
+            }
+            return SandboxOutcome(self.workdir, ok=False, timed_out=False, error=error, url=None, elapsed=elapsed)
+        data = json.loads(result_path.read_text())
+        return SandboxOutcome(
+            self.workdir,
+            ok=bool(data.get("ok")),
+            timed_out=False,
+            error=data.get("error"),
+            url=data.get("url"),
+            files=data.get("files") or [],
+            elapsed=elapsed,
+        )
+
+    async def kill(self) -> None:
+        """Kill both process groups; bubblewrap takes everything in its PID namespace with it."""
+        for proc in (self.runner, self.browser):
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        for proc in (self.runner, self.browser):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+
+
+def _limits(memory_mb: int, cpu_seconds: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+
+    return apply
+
+
+async def _spawn(
+    argv: list[str],
+    workdir: Path,
+    hide: list[Path],
+    bubblewrap: bool,
+    limits: tuple[int, int] | None,
+    log_name: str,
+    **streams: Any,
+) -> asyncio.subprocess.Process:
+    env = sandbox_env(workdir)
+    if bubblewrap:
+        tmp_root = Path(tempfile.gettempdir()).resolve()
+        masks: list[str] = []
+        for path in hide:
+            resolved = path.resolve()
+            if resolved.exists() and not resolved.is_relative_to(tmp_root):
+                masks += ["--tmpfs", str(resolved)]
+        for needed in {Path(sys.prefix).resolve(), Path(_package_root())}:
+            if needed.is_relative_to(tmp_root):
+                masks += ["--ro-bind", str(needed), str(needed)]
+        setenv = [arg for key, value in env.items() for arg in ("--setenv", key, value)]
+        argv = [
+            "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", str(tmp_root), *masks, "--bind", str(workdir), str(workdir),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+            "--chdir", str(workdir), "--clearenv", *setenv, "--", *argv,
+        ]  # fmt: skip
+    with open(workdir / log_name, "wb") as stderr:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_limits(*limits) if limits else None,
+            stderr=stderr,
+            **streams,
+        )

@@ -1,0 +1,139 @@
+"""The sandboxed runner process: `python -m webtasks.sandbox.runner WORKDIR`.
+
+It starts Playwright ahead of time (a warm runner), says `ready`, then reads one job from stdin,
+connects to the browser it is handed, runs the automation in a fresh context and writes
+`result.json`, `output.json`, `log.jsonl`, `trace.zip` and, on failure, `screenshot.png` into WORKDIR.
+The parent enforces the wall-clock limit and collects those files; this process never sees the
+service's environment, data directory or credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext, Playwright, Route, async_playwright
+
+from webtasks.network import private_address
+from webtasks.sandbox.browser import ACTION_TIMEOUT_MS, STEALTH_SCRIPT, context_options
+from webtasks.sandbox.context import Context
+
+CODE_FILE = "automation.py"
+
+
+async def _guard_private_network(context: BrowserContext) -> None:
+    """Refuse requests to private, loopback and link-local hosts (workspaces without that right)."""
+    verdicts: dict[str, bool] = {}
+
+    async def guard(route: Route) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        if host not in verdicts:
+            verdicts[host] = await asyncio.to_thread(private_address, host) is not None
+        if verdicts[host]:
+            await route.abort("blockedbyclient")
+        else:
+            await route.fallback()
+
+    await context.route("**/*", guard)
+
+
+def _load_entry(workdir: Path) -> Any:
+    source = (workdir / CODE_FILE).read_text()
+    namespace: dict[str, Any] = {"__name__": "automation", "__file__": CODE_FILE}
+    exec(compile(source, CODE_FILE, "exec"), namespace)
+    for name in ("run", "automation"):
+        entry = namespace.get(name)
+        if entry is not None and inspect.iscoroutinefunction(entry):
+            return entry
+    raise TypeError(
+        "the code defines neither `async def run(page, params, ctx)` nor `async def automation(page, params)`"
+    )
+
+
+def _check_json(value: Any) -> bytes:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_not_json).encode()
+    except ValueError as exc:
+        raise ValueError(f"the return value is not valid JSON: {exc}") from None
+
+
+def _not_json(obj: Any) -> Any:
+    raise TypeError(f"the return value holds a {type(obj).__name__}, which is not JSON-serializable")
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    frames = traceback.format_exception(exc)
+    return {
+        "exceptionType": type(exc).__name__,
+        "message": str(exc).strip() or type(exc).__name__,
+        "traceback": "".join(frames)[-20_000:],
+    }
+
+
+async def _run_job(pw: Playwright, job: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"ok": False, "url": None, "files": []}
+    browser = await pw.chromium.connect_over_cdp(job["cdp"])
+    context = await browser.new_context(**context_options(job.get("proxy")))
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    await context.add_init_script(STEALTH_SCRIPT)
+    if job.get("blockPrivateNetwork"):
+        await _guard_private_network(context)
+    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+    page = await context.new_page()
+    ctx = Context(
+        page=page,
+        start_url=job.get("startUrl"),
+        params=job.get("params") or {},
+        run_id=job["runId"],
+        deadline=float(job["deadline"]),
+        workdir=workdir,
+    )
+    try:
+        entry = _load_entry(workdir)
+        if entry.__name__ == "automation":
+            output = await entry(page, ctx.params)
+        else:
+            output = await entry(page, ctx.params, ctx)
+        (workdir / "output.json").write_bytes(_check_json(output))
+        result["ok"] = True
+    except Exception as exc:
+        result["error"] = _failure(exc)
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(workdir / "screenshot.png"), timeout=5_000)
+    result["url"] = page.url
+    result["files"] = ctx.saved_files
+    with contextlib.suppress(Exception):
+        await context.tracing.stop(path=str(workdir / "trace.zip"))
+    return result
+
+
+async def main(workdir: Path) -> int:
+    async with async_playwright() as pw:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line.strip():
+            return 0
+        job = json.loads(line)
+        started = time.time()
+        try:
+            result = await _run_job(pw, job, workdir)
+        except Exception as exc:
+            result = {"ok": False, "error": {**_failure(exc), "sandbox": True}, "files": []}
+        result["elapsed"] = time.time() - started
+        (workdir / "result.json").write_text(json.dumps(result))
+        sys.stdout.write("done\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(Path(sys.argv[1]))))
