@@ -20,7 +20,16 @@ from typing import Any
 import httpx
 
 from webtasks.config import settings
-from webtasks.models import StartRequest, StartResponse, WebTaskResult
+from webtasks.models import (
+    AutomationDetail,
+    AutomationList,
+    PutAutomationRequest,
+    RevisionSummary,
+    RollbackRequest,
+    StartRequest,
+    StartResponse,
+    WebTaskResult,
+)
 from webtasks.store.workspaces import read_credentials
 
 TERMINAL = ("completed", "canceled")
@@ -106,6 +115,21 @@ class Client:
 
     def cancel(self, web_task_id: str) -> dict[str, Any]:
         return _check(self._http.post(f"/web-tasks/{web_task_id}/cancel"))
+
+    def push_automation(self, reuse_key: str, code: str, output_schema: dict[str, Any] | None = None) -> RevisionSummary:
+        """Save your own code as the key's new current revision."""
+        body = PutAutomationRequest(code=code, output_schema=output_schema).wire(exclude_none=True)
+        return RevisionSummary.model_validate(_check(self._http.put(f"/automations/{reuse_key}", json=body)))
+
+    def automation(self, reuse_key: str) -> AutomationDetail:
+        return AutomationDetail.model_validate(_check(self._http.get(f"/automations/{reuse_key}")))
+
+    def automations(self) -> AutomationList:
+        return AutomationList.model_validate(_check(self._http.get("/automations")))
+
+    def rollback(self, reuse_key: str, revision_id: str) -> RevisionSummary:
+        body = RollbackRequest(revision_id=revision_id).wire()
+        return RevisionSummary.model_validate(_check(self._http.post(f"/automations/{reuse_key}/rollback", json=body)))
 
     def run(
         self, task: str | StartRequest, *, poll_interval: float = 5.0, timeout: float | None = None, **fields: Any

@@ -118,13 +118,15 @@ def sandbox_env(workdir: Path) -> dict[str, str]:
 
 
 class SandboxPool:
-    def __init__(self, conf: Settings) -> None:
+    def __init__(self, conf: Settings, *, headed: bool = False) -> None:
         self._conf = conf
+        self._headed = headed
         self._root = Path(tempfile.gettempdir()) / "webtasks-sandbox"
         self._ready: list[_Slot] = []
         self._warming: set[asyncio.Task[None]] = set()
         self._closed = False
-        self.use_bubblewrap = conf.sandbox != "off" and bubblewrap_available()
+        # A headed browser needs the X server's socket, which the sandbox hides: local trials only.
+        self.use_bubblewrap = conf.sandbox != "off" and not headed and bubblewrap_available()
         if conf.sandbox == "on" and not self.use_bubblewrap:
             raise SandboxError("WEBTASKS_SANDBOX=on but bubblewrap (`bwrap`) is missing or cannot run here")
         if not self.use_bubblewrap:
@@ -151,7 +153,7 @@ class SandboxPool:
 
         async def warm() -> None:
             try:
-                slot = await _Slot.start(self._conf, self._root, self.use_bubblewrap)
+                slot = await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
             except Exception as exc:
                 log.warning("could not warm a sandbox slot: %s", exc)
                 return
@@ -170,7 +172,7 @@ class SandboxPool:
             if slot.alive():
                 return slot
             await slot.kill()
-        return await _Slot.start(self._conf, self._root, self.use_bubblewrap)
+        return await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
 
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
         """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
@@ -193,7 +195,7 @@ class _Slot:
         self.cdp = cdp
 
     @classmethod
-    async def start(cls, conf: Settings, root: Path, bubblewrap: bool) -> _Slot:
+    async def start(cls, conf: Settings, root: Path, bubblewrap: bool, headed: bool = False) -> _Slot:
         root.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="slot-", dir=root))
         (workdir / "tmp").mkdir()
@@ -202,8 +204,9 @@ class _Slot:
         if chromium is None:
             raise SandboxError("no Chromium found: install Debian's `chromium` or set WEBTASKS_CHROMIUM")
         hide = [conf.data_dir]
+        flags = [f for f in CHROMIUM_FLAGS if not (headed and f.startswith("--headless"))]
         browser = await _spawn(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", "about:blank"],
+            [chromium, *flags, f"--user-data-dir={workdir / 'profile'}", "about:blank"],
             workdir,
             hide,
             bubblewrap,
@@ -352,6 +355,8 @@ async def _spawn(
     **streams: Any,
 ) -> asyncio.subprocess.Process:
     env = sandbox_env(workdir)
+    if display := os.environ.get("DISPLAY"):
+        env["DISPLAY"] = display
     if bubblewrap:
         tmp_root = Path(tempfile.gettempdir()).resolve()
         masks: list[str] = []

@@ -1,0 +1,1 @@
+"""The quick-start demo: a bundled local site and an automation for it."""
