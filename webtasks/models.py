@@ -360,9 +360,9 @@ class WebTaskInput(BaseModel):
 
 
 class WebTaskStatus(BaseModel):
-    """Answer of the workflow's `status` query while it runs."""
+    """Where a running workflow is: the API shows `completed` only once the workflow has closed."""
 
-    status: RunStatus
+    status: Literal["pending", "started"]
     started_at: datetime | None = None
     queue_position: int | None = None
 

@@ -131,7 +131,6 @@ class WebTaskWorkflow:
         result.attempts = self._attempts
         result.cost = Cost(ai_usd=0.0, compute=self._compute_seconds / 3600)
         workflow.upsert_search_attributes([OUTCOME.value_set(result.outcome or "failed")])
-        self._status = WebTaskStatus(status="completed", started_at=result.started_at)
         return result
 
     async def _screen(self, run: WebTaskInput) -> None:
