@@ -107,7 +107,9 @@ class Stack:
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as handle:
-        return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -157,7 +159,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str) -> Ite
         env,
         logs / "api.log",
     )
-    processes["worker"] = _spawn([sys.executable, "-m", "worker"], {**env, "ANTHROPIC_API_KEY": PLANTED_KEY}, logs / "worker.log")
+    processes["worker"] = _spawn(
+        [sys.executable, "-m", "worker"], {**env, "ANTHROPIC_API_KEY": PLANTED_KEY}, logs / "worker.log"
+    )
     base_url = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: httpx.get(f"{base_url}/readyz").status_code == 200, "the API")
     credentials = json.loads((data_dir / "credentials.json").read_text())

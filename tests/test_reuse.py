@@ -81,7 +81,9 @@ async def test_async_sdk_run(stack: Stack, site: Site) -> None:
 
 def test_official_intuned_client(stack: Stack, site: Site) -> None:
     revision = stack.push("dir-intuned", DIRECTORY_PAGE, ROW_SCHEMA)
-    client = IntunedClient(api_key=stack.api_key, workspace_id=stack.workspace_id, base_url=f"{stack.base_url}/api/v1/workspace")
+    client = IntunedClient(
+        api_key=stack.api_key, workspace_id=stack.workspace_id, base_url=f"{stack.base_url}/api/v1/workspace"
+    )
     with client:
         result = client.web_tasks.run(
             body={
@@ -124,7 +126,9 @@ def test_cli_run(stack: Stack, site: Site, tmp_path: Any) -> None:
 def test_output_violating_the_schema_fails_and_keeps_the_revision(stack: Stack, site: Site) -> None:
     revision = stack.push("dir-invalid", DIRECTORY_PAGE, ROW_SCHEMA)
     strict = {**ROW_SCHEMA, "items": {**ROW_SCHEMA["items"], "properties": {"fee": {"type": "string"}}}}
-    result = stack.run({"task": "List permits", "startUrl": site.url, "reuseKey": "dir-invalid", "outputSchema": strict})
+    result = stack.run(
+        {"task": "List permits", "startUrl": site.url, "reuseKey": "dir-invalid", "outputSchema": strict}
+    )
     assert result["outcome"] == "failed"
     assert result["error"]["code"] == "internal-error"
     details = result["error"]["details"]
@@ -142,13 +146,13 @@ def test_schema_saved_with_the_revision_validates_runs_without_one(stack: Stack,
     assert result["error"]["details"]["reason"] == "output-invalid"
 
 
-BROKEN = '''
+BROKEN = """
 async def run(page, params, ctx):
     await ctx.goto(ctx.start_url + "/directory")
     ctx.log("about to look for the old table")
     rows = await ctx.extract_table("table#does-not-exist")
     return rows
-'''
+"""
 
 
 def test_exception_fails_with_traceback_in_the_evidence(stack: Stack, site: Site) -> None:
@@ -178,7 +182,9 @@ def test_a_key_without_code_fails_clearly(stack: Stack, site: Site) -> None:
 def test_intuned_style_automation_entry_point(stack: Stack, site: Site) -> None:
     stack.push("intuned-style", "async def automation(page, params, **kwargs):\n    await page.goto(params['url'])\n"
                "    return {'title': await page.title()}\n")  # fmt: skip
-    result = stack.run({"task": "Read the title", "reuseKey": "intuned-style", "parameters": {"url": f"{site.url}/directory"}})
+    result = stack.run(
+        {"task": "Read the title", "reuseKey": "intuned-style", "parameters": {"url": f"{site.url}/directory"}}
+    )
     assert result["outcome"] == "success", result.get("error")
     assert result["result"]["data"] == {"title": "Permit Directory"}
 

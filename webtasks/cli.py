@@ -246,7 +246,9 @@ def automations_list() -> None:
     table = Table("reuseKey", "current revision", "saved", "revisions", "last run")
     for item in listing.items:
         last = (item.last_run or {}).get("webTaskId", "")
-        table.add_row(item.reuse_key, item.current_revision_id, str(item.revision_timestamp), str(item.revision_count), last)
+        table.add_row(
+            item.reuse_key, item.current_revision_id, str(item.revision_timestamp), str(item.revision_count), last
+        )
     out.print(table)
 
 
@@ -293,7 +295,8 @@ def automations_try(
     except InvalidCode as exc:
         raise _fail(str(exc)) from None
     for line in trial.log:
-        err.print(f"[dim]log[/dim] {line.get('message', '')} {json.dumps({k: v for k, v in line.items() if k not in ('t', 'message')})}")
+        fields = {k: v for k, v in line.items() if k not in ("t", "message")}
+        err.print(f"[dim]log[/dim] {line.get('message', '')} {json.dumps(fields) if fields else ''}")
     if trial.error:
         err.print(f"[red]failed[/red] after {trial.seconds:.1f}s at {trial.url}: {trial.error.get('message')}")
         if trial.error.get("traceback"):
@@ -302,8 +305,8 @@ def automations_try(
     _print_json(trial.output)
     if trial.validation_errors:
         err.print("[red]output does not match the schema:[/red]")
-        for line in trial.validation_errors:
-            err.print(f"  {line}")
+        for problem in trial.validation_errors:
+            err.print(f"  {problem}")
         raise typer.Exit(1)
     err.print(f"[green]ok[/green] in {trial.seconds:.1f}s" + (" · schema valid" if schema else ""))
 
@@ -367,7 +370,9 @@ def workspace_keys(
 
 
 @app.command()
-def up(detach: Annotated[bool, typer.Option("--detach", "-d", help="Start in the background and return")] = False) -> None:
+def up(
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start in the background and return")] = False,
+) -> None:
     """Start the embedded stack: Temporal dev server, worker and API."""
     conf = settings()
     try:
@@ -420,6 +425,7 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(run_worker())
+
 
 if __name__ == "__main__":
     app()

@@ -116,7 +116,9 @@ class Client:
     def cancel(self, web_task_id: str) -> dict[str, Any]:
         return _check(self._http.post(f"/web-tasks/{web_task_id}/cancel"))
 
-    def push_automation(self, reuse_key: str, code: str, output_schema: dict[str, Any] | None = None) -> RevisionSummary:
+    def push_automation(
+        self, reuse_key: str, code: str, output_schema: dict[str, Any] | None = None
+    ) -> RevisionSummary:
         """Save your own code as the key's new current revision."""
         body = PutAutomationRequest(code=code, output_schema=output_schema).wire(exclude_none=True)
         return RevisionSummary.model_validate(_check(self._http.put(f"/automations/{reuse_key}", json=body)))

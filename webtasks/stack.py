@@ -75,9 +75,19 @@ def components(conf: Settings) -> dict[str, Component]:
         "worker": Component("worker", [sys.executable, "-m", "worker"]),
         "api": Component(
             "api",
-            [sys.executable, "-m", "uvicorn", "webtasks.api:app", "--host", conf.api_host, "--port", str(conf.api_port),
-             "--log-level", "warning"],
-        ),  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "webtasks.api:app",
+                "--host",
+                conf.api_host,
+                "--port",
+                str(conf.api_port),
+                "--log-level",
+                "warning",
+            ],
+        ),
     }
 
 
@@ -190,7 +200,8 @@ def main() -> None:
     component = components(conf)["temporal"]
     spawn(component, conf, detach=True)
     wait_until(lambda: port_open(conf.temporal_address), "Temporal", component.log_file(conf))
-    print(f"Temporal dev server up at {conf.temporal_address}, UI http://127.0.0.1:{TEMPORAL_UI_PORT}, db {conf.temporal_db}")
+    ui = f"http://127.0.0.1:{TEMPORAL_UI_PORT}"
+    print(f"Temporal dev server up at {conf.temporal_address}, UI {ui}, db {conf.temporal_db}")
 
 
 if __name__ == "__main__":
