@@ -66,6 +66,16 @@ class Context:
         self._log_path = workdir / "log.jsonl"
         self._files_dir = workdir / "files"
         self.saved_files: list[dict[str, Any]] = []
+        self._in_flight = 0
+        page.on("request", self._request_started)
+        page.on("requestfinished", self._request_ended)
+        page.on("requestfailed", self._request_ended)
+
+    def _request_started(self, _: object) -> None:
+        self._in_flight += 1
+
+    def _request_ended(self, _: object) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
 
     def remaining(self) -> float:
         """Seconds left before the run's deadline; the runner is killed when it reaches 0."""
@@ -77,19 +87,33 @@ class Context:
         with open(self._log_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
 
-    async def goto(self, url: str, *, retries: int = 2, settle_ms: int = 1500) -> None:
-        """Navigate, retrying transient network errors, then wait briefly for the page to settle."""
+    async def goto(self, url: str, *, retries: int = 2, settle_ms: int = 3000) -> None:
+        """Navigate, retrying transient network errors, then wait for the page's requests to settle."""
         for attempt in range(retries + 1):
             try:
-                await self.page.goto(url, wait_until="domcontentloaded")
+                await self.page.goto(url, wait_until="load")
                 break
             except PlaywrightError as exc:
                 if attempt == retries or (isinstance(exc, PlaywrightTimeout) and self.remaining() < 5):
                     raise
                 self.log("goto retry", url=url, error=str(exc).splitlines()[0])
                 await asyncio.sleep(0.5 * (attempt + 1))
-        with contextlib.suppress(PlaywrightTimeout):
-            await self.page.wait_for_load_state("networkidle", timeout=settle_ms)
+        await self.settle(settle_ms)
+
+    async def settle(self, max_ms: int = 3000, quiet_ms: int = 150) -> None:
+        """Wait until no request has been in flight for `quiet_ms` (at most `max_ms`).
+
+        Cheaper than Playwright's `networkidle`, which always waits 500 ms, and enough for pages that
+        fetch their data after `load`.
+        """
+        deadline = time.monotonic() + max_ms / 1000
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            if self._in_flight > 0:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_ms / 1000:
+                return
 
     async def extract_table(self, locator: str | Locator) -> list[dict[str, str | None]]:
         """An HTML table as a list of dicts keyed by its header cells."""

@@ -36,6 +36,7 @@ log = logging.getLogger("webtasks.sandbox")
 
 START_TIMEOUT_SECONDS = 30.0
 TICK_SECONDS = 2.0
+SANDBOX_NICENESS = 10
 
 
 class SandboxError(RuntimeError):
@@ -177,22 +178,32 @@ class SandboxPool:
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
         """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
         slot = await self._take()
-        if self._conf.warm_slots > 0:
-            self._warm_one()
         try:
             return await slot.execute(job, on_tick, wall_limit=self._conf.sandbox_wall_seconds)
         finally:
             await slot.kill()
+            # Warm the replacement only now, so it does not compete for CPU with the run it replaces.
+            if self._conf.warm_slots > 0:
+                self._warm_one()
 
 
 class _Slot:
     def __init__(
-        self, workdir: Path, browser: asyncio.subprocess.Process, runner: asyncio.subprocess.Process, cdp: str
-    ):
+        self, workdir: Path, browser: asyncio.subprocess.Process, runner: asyncio.subprocess.Process | None, cdp: str
+    ) -> None:
         self.workdir = workdir
         self.browser = browser
-        self.runner = runner
+        self._runner = runner
         self.cdp = cdp
+
+    @property
+    def runner(self) -> asyncio.subprocess.Process:
+        assert self._runner is not None, "the slot's runner has not been started"
+        return self._runner
+
+    @runner.setter
+    def runner(self, process: asyncio.subprocess.Process) -> None:
+        self._runner = process
 
     @classmethod
     async def start(cls, conf: Settings, root: Path, bubblewrap: bool, headed: bool = False) -> _Slot:
@@ -215,21 +226,21 @@ class _Slot:
             stdout=subprocess.DEVNULL,
             log_name="browser.log",
         )
-        runner = await _spawn(
-            [sys.executable, "-m", "webtasks.sandbox.runner", str(workdir)],
-            workdir,
-            hide,
-            bubblewrap,
-            limits=(conf.sandbox_memory_mb, conf.sandbox_cpu_seconds),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            log_name="runner.log",
-        )
-        slot = cls(workdir, browser, runner, cdp="")
+        slot = cls(workdir, browser, runner=None, cdp="")
         try:
             slot.cdp = await asyncio.wait_for(slot._devtools_endpoint(), START_TIMEOUT_SECONDS)
-            assert runner.stdout is not None
-            ready = await asyncio.wait_for(runner.stdout.readline(), START_TIMEOUT_SECONDS)
+            slot.runner = await _spawn(
+                [sys.executable, "-m", "webtasks.sandbox.runner", str(workdir), slot.cdp],
+                workdir,
+                hide,
+                bubblewrap,
+                limits=(conf.sandbox_memory_mb, conf.sandbox_cpu_seconds),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                log_name="runner.log",
+            )
+            assert slot.runner.stdout is not None
+            ready = await asyncio.wait_for(slot.runner.stdout.readline(), START_TIMEOUT_SECONDS)
             if ready.strip() != b"ready":
                 raise SandboxError(f"the runner did not start: {slot._tail('runner.log')}")
         except (TimeoutError, SandboxError) as exc:
@@ -254,7 +265,7 @@ class _Slot:
         return ""
 
     def alive(self) -> bool:
-        return self.browser.returncode is None and self.runner.returncode is None
+        return self.browser.returncode is None and self._runner is not None and self._runner.returncode is None
 
     async def execute(
         self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None, wall_limit: float
@@ -326,21 +337,31 @@ class _Slot:
 
     async def kill(self) -> None:
         """Kill both process groups; bubblewrap takes everything in its PID namespace with it."""
-        for proc in (self.runner, self.browser):
+        processes = [p for p in (self._runner, self.browser) if p is not None]
+        for proc in processes:
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-        for proc in (self.runner, self.browser):
+        for proc in processes:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
 
 
-def _limits(memory_mb: int, cpu_seconds: int) -> Callable[[], None]:
+def _limits(limits: tuple[int, int] | None) -> Callable[[], None]:
+    """Applied in the child before exec: lower priority, then memory and CPU caps for the runner.
+
+    Sandboxed work runs at a lower priority than the worker and Temporal, so untrusted code and the
+    warming of the next slot never starve the control plane of the run in progress.
+    """
+
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        os.nice(SANDBOX_NICENESS)
+        if limits is not None:
+            memory_mb, cpu_seconds = limits
+            resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
 
     return apply
 
@@ -380,7 +401,7 @@ async def _spawn(
             cwd=workdir,
             env=env,
             start_new_session=True,
-            preexec_fn=_limits(*limits) if limits else None,
+            preexec_fn=_limits(limits),
             stderr=stderr,
             **streams,
         )

@@ -1,7 +1,7 @@
-"""The sandboxed runner process: `python -m webtasks.sandbox.runner WORKDIR`.
+"""The sandboxed runner process: `python -m webtasks.sandbox.runner WORKDIR CDP_ENDPOINT`.
 
-It starts Playwright ahead of time (a warm runner), says `ready`, then reads one job from stdin,
-connects to the browser it is handed, runs the automation in a fresh context and writes
+It connects to the browser it is handed and prepares a fresh context ahead of time (a warm runner),
+says `ready`, then reads one job from stdin, runs the automation in that context and writes
 `result.json`, `output.json`, `log.jsonl`, `trace.zip` and, on failure, `screenshot.png` into WORKDIR.
 The parent enforces the wall-clock limit and collects those files; this process never sees the
 service's environment, data directory or credentials.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Playwright, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 from webtasks.network import private_address
 from webtasks.sandbox.browser import ACTION_TIMEOUT_MS, STEALTH_SCRIPT, context_options
@@ -78,16 +78,25 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     }
 
 
-async def _run_job(pw: Playwright, job: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"ok": False, "url": None, "files": []}
-    browser = await pw.chromium.connect_over_cdp(job["cdp"])
-    context = await browser.new_context(**context_options(job.get("proxy")))
+async def _prepare(browser: Browser, proxy: str | None) -> tuple[BrowserContext, Page]:
+    """A fresh context and page with the browser defaults, tracing already recording."""
+    context = await browser.new_context(**context_options(proxy))
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     await context.add_init_script(STEALTH_SCRIPT)
+    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+    return context, await context.new_page()
+
+
+async def _run_job(
+    browser: Browser, prepared: tuple[BrowserContext, Page], job: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"ok": False, "url": None, "files": []}
+    context, page = prepared
+    if job.get("proxy"):
+        await context.close()
+        context, page = await _prepare(browser, job["proxy"])
     if job.get("blockPrivateNetwork"):
         await _guard_private_network(context)
-    await context.tracing.start(screenshots=True, snapshots=True, sources=False)
-    page = await context.new_page()
     ctx = Context(
         page=page,
         start_url=job.get("startUrl"),
@@ -115,8 +124,11 @@ async def _run_job(pw: Playwright, job: dict[str, Any], workdir: Path) -> dict[s
     return result
 
 
-async def main(workdir: Path) -> int:
+async def main(workdir: Path, cdp: str) -> int:
+    """Warm up (Playwright, the browser connection, a context), say `ready`, run one job, say `done`."""
     async with async_playwright() as pw:
+        browser = await pw.chromium.connect_over_cdp(cdp)
+        prepared = await _prepare(browser, proxy=None)
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         line = await asyncio.to_thread(sys.stdin.readline)
@@ -125,7 +137,7 @@ async def main(workdir: Path) -> int:
         job = json.loads(line)
         started = time.time()
         try:
-            result = await _run_job(pw, job, workdir)
+            result = await _run_job(browser, prepared, job, workdir)
         except Exception as exc:
             result = {"ok": False, "error": {**_failure(exc), "sandbox": True}, "files": []}
         result["elapsed"] = time.time() - started
@@ -136,4 +148,4 @@ async def main(workdir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(Path(sys.argv[1]))))
+    sys.exit(asyncio.run(main(Path(sys.argv[1]), sys.argv[2])))
