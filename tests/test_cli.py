@@ -80,3 +80,13 @@ def test_workspace_commands(stack: Stack) -> None:
     assert "cli-team" in listed.stdout and "local" in listed.stdout
     assert "1 key" in stack.cli("workspace", "keys", "cli-team").stdout
     assert stack.cli("workspace", "create", "cli-team").returncode != 0
+
+
+def test_replay_a_finished_run(stack: Stack) -> None:
+    stack.push("cli-replay", "async def run(page, params, ctx):\n    return 1\n")
+    finished = stack.run({"task": "t", "reuseKey": "cli-replay"})
+    replayed = stack.cli("replay", finished["webTaskId"])
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed" in replayed.stdout
+    missing = stack.cli("replay", "wt_missing")
+    assert missing.returncode == 1 and "wt_missing" in missing.stderr

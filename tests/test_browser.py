@@ -1,0 +1,39 @@
+"""Browser defaults: the run's proxy is used (with its credentials), stealth is on."""
+
+from __future__ import annotations
+
+from tests.automations import DIRECTORY_PAGE, expected_rows
+from tests.conftest import Stack
+from tests.sites import Site
+from tests.sites.data import page_of
+from tests.sites.proxy import Proxy
+
+
+def test_the_runs_proxy_carries_the_browsers_traffic(stack: Stack, site: Site) -> None:
+    stack.push("via-proxy", DIRECTORY_PAGE)
+    with Proxy(site.url, alias="permits.example", username="scraper", password="s3cret:pw") as proxy:
+        url = proxy.url.replace("s3cret:pw", "s3cret%3Apw")
+        result = stack.run(
+            {"task": "List permits", "startUrl": "http://permits.example", "reuseKey": "via-proxy", "proxy": url}
+        )
+        assert result["outcome"] == "success", result.get("error")
+        assert result["result"]["data"] == expected_rows(page_of(1))
+        assert "http://permits.example/directory?page=1" in proxy.seen
+    direct = stack.run({"task": "List permits", "startUrl": "http://permits.example", "reuseKey": "via-proxy",
+                        "timeoutSeconds": 30})  # fmt: skip
+    assert direct["outcome"] == "failed", "without the proxy the made-up host must not resolve"
+
+
+def test_stealth_defaults(stack: Stack, site: Site) -> None:
+    code = """
+async def run(page, params, ctx):
+    await ctx.goto(ctx.start_url + "/")
+    return await page.evaluate('''() => ({webdriver: navigator.webdriver, languages: navigator.languages,
+        ua: navigator.userAgent, width: window.innerWidth, height: window.innerHeight})''')
+"""
+    stack.push("stealth", code)
+    data = stack.run({"task": "Fingerprint", "startUrl": site.url, "reuseKey": "stealth"})["result"]["data"]
+    assert not data["webdriver"]
+    assert data["languages"][0] == "en-US"
+    assert "Headless" not in data["ua"] and "Chrome/" in data["ua"]
+    assert (data["width"], data["height"]) == (1280, 800)
