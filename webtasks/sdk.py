@@ -62,6 +62,14 @@ def _resolve(base_url: str | None, api_key: str | None, workspace_id: str | None
     return base.rstrip("/"), key, workspace
 
 
+def _connection(
+    base_url: str | None, api_key: str | None, workspace_id: str | None, timeout: float
+) -> tuple[str, str, dict[str, Any]]:
+    base, key, workspace = _resolve(base_url, api_key, workspace_id)
+    options = {"base_url": f"{base}/api/v1/workspace/{workspace}", "headers": {"x-api-key": key}, "timeout": timeout}
+    return base, workspace, options
+
+
 def _body(task: str | StartRequest, fields: dict[str, Any]) -> dict[str, Any]:
     request = task if isinstance(task, StartRequest) else StartRequest(task=task, **fields)
     body = request.wire(exclude_none=True)
@@ -91,11 +99,8 @@ class Client:
         workspace_id: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        base, key, self.workspace_id = _resolve(base_url, api_key, workspace_id)
-        self.base_url = base
-        self._http = httpx.Client(
-            base_url=f"{base}/api/v1/workspace/{self.workspace_id}", headers={"x-api-key": key}, timeout=timeout
-        )
+        self.base_url, self.workspace_id, options = _connection(base_url, api_key, workspace_id, timeout)
+        self._http = httpx.Client(**options)
 
     def __enter__(self) -> Client:
         return self
@@ -159,11 +164,8 @@ class AsyncClient:
         workspace_id: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        base, key, self.workspace_id = _resolve(base_url, api_key, workspace_id)
-        self.base_url = base
-        self._http = httpx.AsyncClient(
-            base_url=f"{base}/api/v1/workspace/{self.workspace_id}", headers={"x-api-key": key}, timeout=timeout
-        )
+        self.base_url, self.workspace_id, options = _connection(base_url, api_key, workspace_id, timeout)
+        self._http = httpx.AsyncClient(**options)
 
     async def __aenter__(self) -> AsyncClient:
         return self
