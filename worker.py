@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
+from activities.author import AuthorActivities
 from activities.code import load_code, save_revision
+from activities.credits import charge_credits, check_credits
 from activities.execute import ExecuteActivities
 from activities.results import persist_result
 from activities.screen import screen_request
@@ -44,6 +46,9 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
                     screen_request,
                     load_code,
                     ExecuteActivities(pool).execute_automation,
+                    AuthorActivities(pool).author_automation,
+                    check_credits,
+                    charge_credits,
                     validate_output,
                     persist_result,
                     save_revision,

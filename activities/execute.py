@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import activity
@@ -27,32 +28,47 @@ class ExecuteActivities:
 
     @activity.defn
     async def execute_automation(self, request: ExecuteInput) -> ExecuteResult:
-        store = get_store()
-        try:
-            revision = await asyncio.to_thread(
-                RevisionStore(store).get, request.workspace_id, request.reuse_key, request.revision_id
-            )
-        except NotFound:
-            raise non_retryable(NOT_FOUND, f"revision {request.revision_id} of {request.reuse_key} is gone") from None
-        workspace = await asyncio.to_thread(WorkspaceStore(store).get, request.workspace_id)
-        job = SandboxJob(
-            code=revision.code,
-            params=request.parameters,
-            start_url=request.start_url,
-            run_id=request.web_task_id,
-            deadline=request.deadline.timestamp(),
-            proxy=request.proxy,
-            block_private_network=not (workspace and workspace.allow_private_network),
-        )
-        started_at = utcnow()
-        try:
-            outcome = await self._pool.run(job, on_tick=activity.heartbeat)
-        except SandboxError as exc:
-            raise non_retryable(SANDBOX_UNAVAILABLE, f"the browser sandbox could not start: {exc}") from exc
-        try:
-            return await asyncio.to_thread(_collect, request, outcome, started_at)
-        finally:
-            outcome.cleanup()
+        code = await asyncio.to_thread(load_attempt_code, request)
+        return await execute_code(self._pool, code, request, on_tick=activity.heartbeat)
+
+
+def load_attempt_code(request: ExecuteInput) -> str:
+    """The code an attempt runs: the saved revision's, or a model's submission kept in the store."""
+    store = get_store()
+    try:
+        if request.code_ref is not None:
+            return store.get(request.code_ref).decode()
+        assert request.revision_id is not None, "an attempt needs a revision_id or a code_ref"
+        return RevisionStore(store).get(request.workspace_id, request.reuse_key, request.revision_id).code
+    except NotFound:
+        raise non_retryable(
+            NOT_FOUND, f"the code of attempt {request.attempt} of {request.web_task_id} is gone"
+        ) from None
+
+
+async def execute_code(
+    pool: SandboxPool, code: str, request: ExecuteInput, on_tick: Callable[[], None] | None = None
+) -> ExecuteResult:
+    """Run code in a fresh sandbox slot and file what it left in the store; shared by reuse and authoring."""
+    workspace = await asyncio.to_thread(WorkspaceStore(get_store()).get, request.workspace_id)
+    job = SandboxJob(
+        code=code,
+        params=request.parameters,
+        start_url=request.start_url,
+        run_id=request.web_task_id,
+        deadline=request.deadline.timestamp(),
+        proxy=request.proxy,
+        block_private_network=not (workspace and workspace.allow_private_network),
+    )
+    started_at = utcnow()
+    try:
+        outcome = await pool.run(job, on_tick=on_tick)
+    except SandboxError as exc:
+        raise non_retryable(SANDBOX_UNAVAILABLE, f"the browser sandbox could not start: {exc}") from exc
+    try:
+        return await asyncio.to_thread(_collect, request, outcome, started_at)
+    finally:
+        outcome.cleanup()
 
 
 def _collect(request: ExecuteInput, outcome: SandboxOutcome, started_at: datetime) -> ExecuteResult:
@@ -98,5 +114,6 @@ def _collect(request: ExecuteInput, outcome: SandboxOutcome, started_at: datetim
         traceback=error.get("traceback"),
         url=outcome.url,
         log_tail=[line.get("message", "") for line in lines[-LOG_TAIL_LINES:]] or None,
+        snapshot=outcome.snapshot,
     )
     return result

@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.model_server import SERVER_KEY, ModelServer
 from tests.sites import Site, start_site
 from webtasks.config import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
-PLANTED_KEY = "sk-ant-planted-0123456789abcdef"
+PLANTED_KEY = SERVER_KEY
 
 
 def free_port() -> int:
@@ -62,6 +63,7 @@ class Stack:
     env: dict[str, str]
     temporal_address: str
     processes: dict[str, subprocess.Popen[bytes]]
+    logs: Path
 
     @property
     def api(self) -> str:
@@ -131,7 +133,14 @@ def temporal_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str) -> Iterator[Stack]:
+def model_server() -> Iterator[ModelServer]:
+    server = ModelServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str, model_server: ModelServer) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("webtasks-data")
     logs = tmp_path_factory.mktemp("logs")
     temporal_port, api_port = free_port(), free_port()
@@ -159,9 +168,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str) -> Ite
         env,
         logs / "api.log",
     )
-    processes["worker"] = _spawn(
-        [sys.executable, "-m", "worker"], {**env, "ANTHROPIC_API_KEY": PLANTED_KEY}, logs / "worker.log"
-    )
+    worker_env = {**env, "ANTHROPIC_API_KEY": PLANTED_KEY, "ANTHROPIC_BASE_URL": model_server.url}
+    processes["worker"] = _spawn([sys.executable, "-m", "worker"], worker_env, logs / "worker.log")
     base_url = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: httpx.get(f"{base_url}/readyz").status_code == 200, "the API")
     credentials = json.loads((data_dir / "credentials.json").read_text())
@@ -173,6 +181,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str) -> Ite
         env=env,
         temporal_address=f"127.0.0.1:{temporal_port}",
         processes=processes,
+        logs=logs,
     )
     for name in ("api", "worker", "temporal"):
         _stop(processes[name])

@@ -23,8 +23,10 @@ from webtasks.sdk import Client, WebtasksError
 app = typer.Typer(help="Web tasks in plain English, done in a real browser.", no_args_is_help=True)
 automations = typer.Typer(help="Saved automation code, by reuseKey.", no_args_is_help=True)
 workspace = typer.Typer(help="Workspaces and their API keys (run on the server's machine).", no_args_is_help=True)
+credits = typer.Typer(help="A workspace's AI credit balance in USD.", no_args_is_help=True)
 app.add_typer(automations, name="automations")
 app.add_typer(workspace, name="workspace")
+workspace.add_typer(credits, name="credits")
 
 out = Console()
 err = Console(stderr=True)
@@ -388,6 +390,52 @@ def workspace_keys(
         out.print(store.add_key(workspace_id))
         return
     out.print(f"{workspace_id} has {len(found.api_key_hashes)} key(s); keys are stored hashed, create one with --new")
+
+
+@workspace.command("set")
+def workspace_set(
+    workspace_id: str,
+    max_concurrent: Annotated[int | None, typer.Option("--max-concurrent", min=1)] = None,
+    queue_on_limit: Annotated[bool | None, typer.Option("--queue-on-limit/--fail-on-limit")] = None,
+    allow_private_network: Annotated[
+        bool | None, typer.Option("--allow-private-network/--deny-private-network")
+    ] = None,
+    queue_wait_limit: Annotated[int | None, typer.Option("--queue-wait-limit", min=1, help="Seconds")] = None,
+) -> None:
+    """Change a workspace's settings."""
+    changes = {
+        key: value
+        for key, value in {
+            "max_concurrent": max_concurrent,
+            "queue_on_limit": queue_on_limit,
+            "allow_private_network": allow_private_network,
+            "queue_wait_limit_seconds": queue_wait_limit,
+        }.items()
+        if value is not None
+    }
+    store = _workspaces()
+    if store.get(workspace_id) is None:
+        raise _fail(f"no workspace {workspace_id!r}")
+    updated = store.update(workspace_id, lambda w: w.model_copy(update=changes))
+    _print_json(updated.public())
+
+
+@credits.command("show")
+def credits_show(workspace_id: str) -> None:
+    """Show the credit balance."""
+    found = _workspaces().get(workspace_id)
+    if found is None:
+        raise _fail(f"no workspace {workspace_id!r}")
+    out.print(f"{workspace_id}: ${found.credits_usd:.4f}")
+
+
+@credits.command("add")
+def credits_add(workspace_id: str, usd: float) -> None:
+    """Add credits (a negative amount takes them away)."""
+    store = _workspaces()
+    if store.get(workspace_id) is None:
+        raise _fail(f"no workspace {workspace_id!r}")
+    out.print(f"{workspace_id}: ${store.add_credits(workspace_id, usd).credits_usd:.4f}")
 
 
 # ---------------------------------------------------------------- the local stack

@@ -350,13 +350,18 @@ class Workspace(Wire):
 
 
 class WebTaskInput(BaseModel):
-    """Input of `WebTaskWorkflow`. Services that start runs with a Temporal client build this directly."""
+    """Input of `WebTaskWorkflow`. Services that start runs with a Temporal client build this directly.
+
+    `sealed_api_key` is the run's own model key encrypted with `webtasks.ai.keys.seal`; history never
+    holds it in clear text.
+    """
 
     web_task_id: str
     workspace_id: str
     reuse_key: str
     request: RunInput
     created_at: datetime | None = None
+    sealed_api_key: str | None = None
 
 
 class WebTaskStatus(BaseModel):
@@ -391,12 +396,15 @@ class LoadedCode(BaseModel):
 
 
 class ExecuteInput(BaseModel):
+    """One execution of code: a saved revision (`revision_id`) or a model's submission (`code_ref`)."""
+
     web_task_id: str
     workspace_id: str
     reuse_key: str
     attempt: int
     kind: AttemptKind
-    revision_id: str
+    revision_id: str | None = None
+    code_ref: str | None = None
     start_url: str | None
     parameters: dict[str, Any]
     proxy: str | None
@@ -413,6 +421,7 @@ class AttemptFailure(Wire):
     url: str | None = None
     validation_errors: list[str] | None = None
     log_tail: list[str] | None = None
+    snapshot: str | None = None
 
     def details(self) -> dict[str, Any]:
         return self.wire(exclude_none=True)
@@ -462,6 +471,76 @@ class PersistInput(BaseModel):
 class PersistResult(BaseModel):
     result: InlineResult | FileResult | None = Field(default=None, discriminator="type")
     artifacts: list[AttemptArtifacts] = Field(default_factory=list)
+
+
+class TokenUsage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def add(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+
+class AuthorInput(BaseModel):
+    """One authoring conversation: write new code (`author`) or fix failing code (`repair`)."""
+
+    web_task_id: str
+    workspace_id: str
+    reuse_key: str
+    kind: Literal["author", "repair"]
+    request: RunInput
+    output_schema: dict[str, Any] | None = None
+    base_revision_id: str | None = None
+    failure: AttemptFailure | None = None
+    first_attempt: int = 1
+    max_submissions: int = 3
+    deadline: datetime
+    sealed_api_key: str | None = None
+
+
+class AuthoredAttempt(BaseModel):
+    n: int
+    code_ref: str
+    output_schema: dict[str, Any] | None = None
+    execution: ExecuteResult
+
+
+class AuthorResult(BaseModel):
+    outcome: Literal["success", "rejected", "failed"]
+    reason: str | None = None
+    attempts: list[AuthoredAttempt] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    model_calls: int = 0
+    ai_usd: float = 0.0
+
+    @property
+    def winner(self) -> AuthoredAttempt | None:
+        last = self.attempts[-1] if self.attempts else None
+        return last if self.outcome == "success" and last is not None and last.execution.ok else None
+
+
+class CreditCheckInput(BaseModel):
+    workspace_id: str
+    own_key: bool
+
+
+class CreditCheck(BaseModel):
+    allowed: bool
+    message: str | None = None
+    balance_usd: float | None = None
+
+
+class ChargeInput(BaseModel):
+    workspace_id: str
+    web_task_id: str
+    usd: float
 
 
 class SaveRevisionInput(BaseModel):

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from webtasks.ai.keys import seal
 from webtasks.config import Settings, settings
 from webtasks.ids import new_reuse_key, new_web_task_id
 from webtasks.models import RunInput, WebTaskInput, WebTaskResult, utcnow
@@ -31,8 +32,15 @@ async def connect(conf: Settings | None = None) -> Client:
     )
 
 
-def new_run(request: RunInput, *, workspace_id: str = "local", web_task_id: str | None = None) -> WebTaskInput:
-    """A run of `request`: a fresh webTaskId, and the reuseKey given or a generated `wtr_…`."""
+def new_run(
+    request: RunInput,
+    *,
+    workspace_id: str = "local",
+    web_task_id: str | None = None,
+    anthropic_api_key: str | None = None,
+) -> WebTaskInput:
+    """A run of `request`: a fresh webTaskId, the reuseKey given or a generated `wtr_…`, and the run's
+    own model key sealed so that workflow history never holds it in clear text."""
     reuse_key = request.reuse_key or new_reuse_key()
     return WebTaskInput(
         web_task_id=web_task_id or new_web_task_id(),
@@ -40,6 +48,7 @@ def new_run(request: RunInput, *, workspace_id: str = "local", web_task_id: str 
         reuse_key=reuse_key,
         request=request.model_copy(update={"reuse_key": reuse_key}),
         created_at=utcnow(),
+        sealed_api_key=seal(anthropic_api_key) if anthropic_api_key else None,
     )
 
 

@@ -15,8 +15,10 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.code import load_code
-    from activities.errors import NON_RETRYABLE
+    from activities.author import AuthorActivities
+    from activities.code import load_code, save_revision
+    from activities.credits import charge_credits, check_credits
+    from activities.errors import NON_RETRYABLE, REVISION_CONFLICT, UNAUTHENTICATED
     from activities.execute import ExecuteActivities
     from activities.results import persist_result
     from activities.screen import screen_request
@@ -24,7 +26,12 @@ with workflow.unsafe.imports_passed_through():
     from webtasks.models import (
         Attempt,
         AttemptFailure,
+        AttemptKind,
+        AuthorInput,
+        AuthorResult,
+        ChargeInput,
         Cost,
+        CreditCheckInput,
         ErrorCode,
         ExecuteInput,
         ExecuteResult,
@@ -33,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         PersistInput,
         Reuse,
         RunError,
+        SaveRevisionInput,
         ScreenInput,
         ValidateInput,
         WebTaskInput,
@@ -56,6 +64,13 @@ EXECUTE_RETRY = RetryPolicy(
 )
 EXECUTE_HEARTBEAT = timedelta(seconds=20)
 EXECUTE_GRACE = timedelta(seconds=90)
+AUTHOR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE
+)
+AUTHOR_HEARTBEAT = timedelta(seconds=60)
+# Runs recorded before AI authoring existed failed when code was missing or broken; replays keep that.
+AI_AUTHORING_PATCH = "ai-authoring"
+MAX_SUBMISSIONS = 3
 
 
 class RunFailed(Exception):
@@ -75,6 +90,7 @@ class WebTaskWorkflow:
         self._attempts: list[Attempt] = []
         self._artifact_refs: list[Any] = []
         self._compute_seconds = 0.0
+        self._ai_usd = 0.0
         self._reuse: Reuse | None = None
 
     @workflow.query
@@ -101,7 +117,7 @@ class WebTaskWorkflow:
             await self._screen(run)
             self._status = WebTaskStatus(status="started", started_at=workflow.now())
             result.started_at = self._status.started_at
-            output = await self._execute_saved_code(run)
+            output = await self._produce_output(run)
             delivered = await _store(
                 persist_result,
                 PersistInput(
@@ -129,7 +145,7 @@ class WebTaskWorkflow:
         result.completed_at = workflow.now()
         result.reuse = self._reuse
         result.attempts = self._attempts
-        result.cost = Cost(ai_usd=0.0, compute=self._compute_seconds / 3600)
+        result.cost = Cost(ai_usd=self._ai_usd, compute=self._compute_seconds / 3600)
         workflow.upsert_search_attributes([OUTCOME.value_set(result.outcome or "failed")])
         return result
 
@@ -142,26 +158,23 @@ class WebTaskWorkflow:
         if not screened.allowed:
             raise RunFailed("rejected", screened.reason or "the request was refused at screening")
 
-    async def _execute_saved_code(self, run: WebTaskInput) -> ExecuteResult:
+    async def _produce_output(self, run: WebTaskInput) -> ExecuteResult:
+        """Steps 5 to 7: execute the saved code; author or repair with the model when needed; save what works."""
+        assert self._status.started_at is not None
+        deadline = self._status.started_at + timedelta(seconds=run.request.timeout_seconds)
         code: LoadedCode | None = await _store(
             load_code,
             LoadCodeInput(workspace_id=run.workspace_id, reuse_key=run.reuse_key),
             f"load the current revision of {run.reuse_key}",
         )
-        if code is None:
-            raise RunFailed(
-                "internal-error",
-                f"no automation is saved under reuseKey {run.reuse_key!r} yet; save one with "
-                f"`webtasks automations push {run.reuse_key} FILE.py` (AI authoring is not available in this version)",
-                {"reason": "no-saved-code"},
+        failure: AttemptFailure | None = None
+        if code is not None:
+            self._reuse = Reuse(
+                key=run.reuse_key, used=True, revision_id=code.revision_id, revision_timestamp=code.revision_timestamp
             )
-        self._reuse = Reuse(
-            key=run.reuse_key, used=True, revision_id=code.revision_id, revision_timestamp=code.revision_timestamp
-        )
-        assert self._status.started_at is not None
-        deadline = self._status.started_at + timedelta(seconds=run.request.timeout_seconds)
-        executed = await self._attempt(run, code, deadline)
-        if executed.failure is not None:
+            executed = await self._attempt(run, code, deadline)
+            if executed.failure is None:
+                return executed
             failure = executed.failure
             if failure.reason == "timeout":
                 raise RunFailed(
@@ -169,8 +182,128 @@ class WebTaskWorkflow:
                     f"the run passed its deadline of {run.request.timeout_seconds} s while executing saved code",
                     {"phase": "execute", **failure.details()},
                 )
-            raise RunFailed("internal-error", f"the saved automation failed: {failure.message}", failure.details())
-        return executed
+        if not workflow.patched(AI_AUTHORING_PATCH):
+            if failure is not None:
+                raise RunFailed("internal-error", f"the saved automation failed: {failure.message}", failure.details())
+            raise RunFailed(
+                "internal-error",
+                f"no automation is saved under reuseKey {run.reuse_key!r} yet",
+                {"reason": "no-saved-code"},
+            )
+        return await self._author(run, code, failure, deadline)
+
+    async def _author(
+        self, run: WebTaskInput, code: LoadedCode | None, failure: AttemptFailure | None, deadline: datetime
+    ) -> ExecuteResult:
+        """Step 6: one authoring conversation, charged to the workspace unless the run brought its own key."""
+        own_key = run.sealed_api_key is not None
+        credits = await _store(
+            check_credits,
+            CreditCheckInput(workspace_id=run.workspace_id, own_key=own_key),
+            "check the workspace's AI credits",
+        )
+        if not credits.allowed:
+            raise RunFailed(
+                "no-ai-credits-left", credits.message or "no AI credits left", {"balance": credits.balance_usd}
+            )
+        kind: AttemptKind = "repair" if code is not None else "author"
+        first = len(self._attempts) + 1
+        try:
+            authored: AuthorResult = await workflow.execute_activity_method(
+                AuthorActivities.author_automation,
+                AuthorInput(
+                    web_task_id=run.web_task_id,
+                    workspace_id=run.workspace_id,
+                    reuse_key=run.reuse_key,
+                    kind=kind,
+                    request=run.request,
+                    output_schema=run.request.output_schema,
+                    base_revision_id=code.revision_id if code else None,
+                    failure=failure,
+                    first_attempt=first,
+                    max_submissions=MAX_SUBMISSIONS,
+                    deadline=deadline,
+                    sealed_api_key=run.sealed_api_key,
+                ),
+                summary=f"{kind} attempt {first} with {run.request.model}",
+                start_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)) + EXECUTE_GRACE,
+                heartbeat_timeout=AUTHOR_HEARTBEAT,
+                retry_policy=AUTHOR_RETRY,
+            )
+        except ActivityError as exc:
+            if isinstance(exc.cause, ApplicationError) and exc.cause.type == UNAUTHENTICATED:
+                raise RunFailed("unauthenticated", exc.cause.message, {"reason": "model-credentials-refused"}) from None
+            raise
+        self._ai_usd += authored.ai_usd
+        if authored.ai_usd > 0 and not own_key:
+            await _store(
+                charge_credits,
+                ChargeInput(workspace_id=run.workspace_id, web_task_id=run.web_task_id, usd=authored.ai_usd),
+                f"charge ${authored.ai_usd:.4f} of model spend",
+            )
+        for attempt in authored.attempts:
+            self._record(kind, attempt.n, attempt.execution, revision_id=None)
+        if authored.outcome == "rejected":
+            raise RunFailed("rejected", f"the task was refused: {authored.reason}", {"reason": "model-rejected"})
+        winner = authored.winner
+        if winner is None:
+            raise self._authoring_failed(run, authored, deadline)
+        await self._save(run, code, winner.code_ref, winner.output_schema, winner.n)
+        return winner.execution
+
+    async def _save(
+        self, run: WebTaskInput, code: LoadedCode | None, code_ref: str, output_schema: dict[str, Any] | None, n: int
+    ) -> None:
+        """Step 7: the working code becomes current, unless the key moved on since this run began."""
+        try:
+            saved = await _store(
+                save_revision,
+                SaveRevisionInput(
+                    workspace_id=run.workspace_id,
+                    reuse_key=run.reuse_key,
+                    code_ref=code_ref,
+                    output_schema=output_schema,
+                    source="repair" if code else "author",
+                    model=run.request.model,
+                    web_task_id=run.web_task_id,
+                    expected_current=code.revision_id if code else None,
+                    idempotency_key=f"{run.web_task_id}-attempt-{n}",
+                ),
+                f"save the working code of attempt {n} as the current revision",
+            )
+        except ActivityError as exc:
+            if isinstance(exc.cause, ApplicationError) and exc.cause.type == REVISION_CONFLICT:
+                workflow.logger.warning("%s: not saved, the key moved on: %s", run.web_task_id, exc.cause.message)
+                return
+            raise
+        self._reuse = Reuse(
+            key=run.reuse_key,
+            used=code is not None,
+            created=code is None,
+            updated=True,
+            revision_id=saved.revision_id,
+            revision_timestamp=saved.created_at,
+        )
+        self._attempts[-1].revision_id = saved.revision_id
+
+    def _authoring_failed(self, run: WebTaskInput, authored: AuthorResult, deadline: datetime) -> RunFailed:
+        last = authored.attempts[-1].execution.failure if authored.attempts else None
+        if workflow.now() >= deadline or (last is not None and last.reason == "timeout"):
+            phase = "repair" if self._reuse is not None else "author"
+            return RunFailed(
+                "timeout",
+                f"the run passed its deadline of {run.request.timeout_seconds} s while the model was writing code",
+                {"phase": phase, **(last.details() if last else {})},
+            )
+        if last is None:
+            return RunFailed(
+                "internal-error",
+                f"the model produced no working code: {authored.reason}",
+                {"reason": "automation-failed"},
+            )
+        return RunFailed(
+            "internal-error", f"no submitted code worked ({authored.reason}): {last.message}", last.details()
+        )
 
     async def _attempt(self, run: WebTaskInput, code: LoadedCode, deadline: datetime) -> ExecuteResult:
         n = len(self._attempts) + 1
@@ -193,7 +326,6 @@ class WebTaskWorkflow:
             heartbeat_timeout=EXECUTE_HEARTBEAT,
             retry_policy=EXECUTE_RETRY,
         )
-        self._compute_seconds += executed.compute_seconds
         if executed.ok and executed.output_ref is not None:
             checked = await _store(
                 validate_output,
@@ -209,19 +341,23 @@ class WebTaskWorkflow:
             if not checked.valid:
                 executed.ok = False
                 executed.failure = _invalid(checked.errors)
+        self._record("reuse", n, executed, revision_id=code.revision_id)
+        return executed
+
+    def _record(self, kind: AttemptKind, n: int, executed: ExecuteResult, revision_id: str | None) -> None:
+        self._compute_seconds += executed.compute_seconds
         self._artifact_refs.append(executed.artifacts)
         self._attempts.append(
             Attempt(
                 n=n,
-                kind="reuse",
+                kind=kind,
                 started_at=executed.started_at,
                 ended_at=executed.ended_at,
                 outcome="success" if executed.ok else "failed",
                 error=executed.failure.details() if executed.failure else None,
-                revision_id=code.revision_id,
+                revision_id=revision_id,
             )
         )
-        return executed
 
     async def _deliver_artifacts_only(self, run: WebTaskInput) -> None:
         if not self._artifact_refs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from datetime import date, timedelta
@@ -20,6 +21,39 @@ class Permit(TypedDict):
     issued: str
     phone: str
     email: str
+
+
+class ListedPermit(TypedDict):
+    """A permit as returned by /api/permits: everything except `phone` and `email`."""
+
+    id: str
+    name: str
+    category: str
+    status: str
+    fee: float
+    city: str
+    issued: str
+
+
+class Report(TypedDict):
+    """One downloadable report on /reports; `csv` is the exact text served at /reports/<slug>.csv."""
+
+    slug: str
+    title: str
+    year: int
+    csv: str
+
+
+class Submission(TypedDict):
+    """One completed permit renewal, as recorded in `Site.submissions`."""
+
+    permit_id: str
+    owner_name: str
+    email: str
+    phone: str
+    years: int
+    fee: float
+    confirmation: str
 
 
 class FeeRow(TypedDict):
@@ -116,3 +150,88 @@ def page_of(n: int, records: list[Permit] | None = None) -> list[Permit]:
 def by_id(permit_id: str) -> Permit | None:
     """The permit with this id, or None."""
     return next((p for p in PERMITS if p["id"] == permit_id), None)
+
+
+def listed(p: Permit) -> ListedPermit:
+    """The permit without its contact fields, as the /api/permits JSON and the /live table show it."""
+    return ListedPermit(
+        id=p["id"],
+        name=p["name"],
+        category=p["category"],
+        status=p["status"],
+        fee=p["fee"],
+        city=p["city"],
+        issued=p["issued"],
+    )
+
+
+def renewal_fee(permit_id: str, years: int) -> float:
+    """Renewal fee for `years` years: the permit's fee times `years`, computed in whole cents."""
+    permit = by_id(permit_id)
+    if permit is None:
+        raise KeyError(permit_id)
+    return round(permit["fee"] * 100) * years / 100
+
+
+def confirmation_number(permit_id: str, owner_name: str, email: str, years: int) -> str:
+    """The renewal confirmation number shown after step 3, e.g. "RN-1A2B3C".
+
+    The inputs are the values as the server keeps them: permit id uppercased, owner name and
+    email with surrounding whitespace stripped (case otherwise kept), years as an int.
+    """
+    digest = hashlib.sha256(f"{permit_id}|{owner_name}|{email}|{years}".encode()).hexdigest()
+    return "RN-" + digest[:6].upper()
+
+
+def _cents_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _category_csv(year: int) -> str:
+    """Permit counts per category and status; 2024 matches PERMITS, other years are shifted deterministically."""
+    shift = year - 2024
+    lines = ["category,active,expired,pending,total"]
+    for ci, category in enumerate(CATEGORIES):
+        counts = [
+            max(0, len(filtered(category, status)) + shift * ((ci + 2 * si) % 3)) for si, status in enumerate(STATUSES)
+        ]
+        lines.append(",".join([category, *map(str, counts), str(sum(counts))]))
+    return "\n".join(lines) + "\n"
+
+
+def _city_csv(year: int) -> str:
+    """Permit count and fee total per city; 2024 matches PERMITS, 2023 is 90% and 2025 is 105% of the fees."""
+    percent = {2023: 90, 2024: 100, 2025: 105}[year]
+    lines = ["city,permits,total_fees"]
+    for city in CITIES:
+        in_city = [p for p in PERMITS if p["city"] == city]
+        cents = sum(round(p["fee"] * 100) for p in in_city) * percent // 100
+        lines.append(f"{city},{len(in_city)},{_cents_text(cents)}")
+    return "\n".join(lines) + "\n"
+
+
+REPORT_YEARS: list[int] = [2023, 2024, 2025]
+
+REPORTS: list[Report] = [
+    report
+    for year in REPORT_YEARS
+    for report in (
+        Report(
+            slug=f"permits-by-category-{year}",
+            title=f"Permits by category {year}",
+            year=year,
+            csv=_category_csv(year),
+        ),
+        Report(
+            slug=f"fees-by-city-{year}",
+            title=f"Fee revenue by city {year}",
+            year=year,
+            csv=_city_csv(year),
+        ),
+    )
+]
+
+
+def report_by_slug(slug: str) -> Report | None:
+    """The report with this slug (without ".csv"), or None."""
+    return next((r for r in REPORTS if r["slug"] == slug), None)

@@ -54,7 +54,8 @@ async def start(body: StartRequest, request: Request, workspace: Workspace, clie
             code="unsupported-field",
             details=[{"field": "auth", "message": "not supported"}],
         )
-    run = new_run(body.public(), workspace_id=workspace)
+    own_key = body.anthropic_api_key.get_secret_value() if body.anthropic_api_key else None
+    run = new_run(body.public(), workspace_id=workspace, anthropic_api_key=own_key)
     try:
         await start_web_task(client, run)
     except RPCError as exc:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -65,6 +65,7 @@ class SandboxOutcome:
     url: str | None
     files: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0
+    snapshot: str | None = None
 
     @property
     def output_path(self) -> Path:
@@ -175,6 +176,18 @@ class SandboxPool:
             await slot.kill()
         return await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
 
+    @contextlib.asynccontextmanager
+    async def explore(self, job: SandboxJob) -> AsyncIterator[ExploreSession]:
+        """A browser session for tool calls (no code file); killed when the block exits."""
+        slot = await self._take()
+        try:
+            await slot.send(job, mode="explore")
+            yield ExploreSession(slot)
+        finally:
+            await slot.kill()
+            if self._conf.warm_slots > 0:
+                self._warm_one()
+
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
         """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
         slot = await self._take()
@@ -185,6 +198,29 @@ class SandboxPool:
             # Warm the replacement only now, so it does not compete for CPU with the run it replaces.
             if self._conf.warm_slots > 0:
                 self._warm_one()
+
+
+class ExploreSession:
+    """A live sandboxed browser for the authoring model's tools; one call at a time."""
+
+    def __init__(self, slot: _Slot) -> None:
+        self._slot = slot
+
+    async def call(self, tool: str, tool_input: dict[str, Any], timeout: float = 60.0) -> tuple[bool, str]:
+        runner = self._slot.runner
+        if runner.returncode is not None or runner.stdin is None or runner.stdout is None:
+            return False, "the browser session has ended"
+        runner.stdin.write((json.dumps({"tool": tool, "input": tool_input}) + "\n").encode())
+        await runner.stdin.drain()
+        try:
+            line = await asyncio.wait_for(runner.stdout.readline(), timeout)
+        except TimeoutError:
+            await self._slot.kill()
+            return False, f"the browser did not answer {tool} within {timeout:.0f} s; the session was reset"
+        if not line:
+            return False, "the browser session ended unexpectedly"
+        answer = json.loads(line)
+        return bool(answer.get("ok")), str(answer.get("text", ""))
 
 
 class _Slot:
@@ -267,12 +303,9 @@ class _Slot:
     def alive(self) -> bool:
         return self.browser.returncode is None and self._runner is not None and self._runner.returncode is None
 
-    async def execute(
-        self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None, wall_limit: float
-    ) -> SandboxOutcome:
-        (self.workdir / CODE_FILE).write_text(job.code)
+    async def send(self, job: SandboxJob, mode: str = "run") -> None:
         line = {
-            "cdp": self.cdp,
+            "mode": mode,
             "params": job.params,
             "startUrl": job.start_url,
             "runId": job.run_id,
@@ -281,9 +314,15 @@ class _Slot:
             "blockPrivateNetwork": job.block_private_network,
         }
         assert self.runner.stdin is not None
-        started = time.monotonic()
         self.runner.stdin.write((json.dumps(line) + "\n").encode())
         await self.runner.stdin.drain()
+
+    async def execute(
+        self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None, wall_limit: float
+    ) -> SandboxOutcome:
+        (self.workdir / CODE_FILE).write_text(job.code)
+        started = time.monotonic()
+        await self.send(job)
         limit = max(0.0, min(job.deadline - time.time(), wall_limit))
         timed_out = False
         assert self.runner.stdout is not None
@@ -333,6 +372,7 @@ class _Slot:
             url=data.get("url"),
             files=data.get("files") or [],
             elapsed=elapsed,
+            snapshot=data.get("snapshot"),
         )
 
     async def kill(self) -> None:

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import inspect
 import json
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
@@ -25,6 +26,8 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, async_pla
 from webtasks.network import private_address
 from webtasks.sandbox.browser import ACTION_TIMEOUT_MS, STEALTH_SCRIPT, context_options
 from webtasks.sandbox.context import Context
+from webtasks.sandbox.explore import Explorer
+from webtasks.sandbox.snapshot import compact_snapshot
 
 CODE_FILE = "automation.py"
 
@@ -117,6 +120,8 @@ async def _run_job(
         result["error"] = _failure(exc)
         with contextlib.suppress(Exception):
             await page.screenshot(path=str(workdir / "screenshot.png"), timeout=5_000)
+        with contextlib.suppress(Exception):
+            result["snapshot"] = await asyncio.wait_for(compact_snapshot(page), 5)
     result["url"] = page.url
     result["files"] = ctx.saved_files
     with contextlib.suppress(Exception):
@@ -124,17 +129,49 @@ async def _run_job(
     return result
 
 
+async def _explore(browser: Browser, prepared: tuple[BrowserContext, Page], job: dict[str, Any], workdir: Path,
+                   protocol: TextIO) -> None:  # fmt: skip
+    """Answer browser-tool calls, one JSON line each, until stdin closes."""
+    context, page = prepared
+    if job.get("proxy"):
+        await context.close()
+        context, page = await _prepare(browser, job["proxy"])
+    if job.get("blockPrivateNetwork"):
+        await _guard_private_network(context)
+    ctx = Context(
+        page=page,
+        start_url=job.get("startUrl"),
+        params=job.get("params") or {},
+        run_id=job["runId"],
+        deadline=float(job["deadline"]),
+        workdir=workdir,
+    )
+    explorer = Explorer(page, ctx)
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        call = json.loads(line)
+        answer = await explorer.handle(str(call.get("tool")), dict(call.get("input") or {}))
+        protocol.write(json.dumps(answer) + "\n")
+        protocol.flush()
+
+
 async def main(workdir: Path, cdp: str) -> int:
     """Warm up (Playwright, the browser connection, a context), say `ready`, run one job, say `done`."""
+    # The protocol owns the real stdout; anything the automation prints goes to the runner's log.
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     async with async_playwright() as pw:
         browser = await pw.chromium.connect_over_cdp(cdp)
         prepared = await _prepare(browser, proxy=None)
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
+        protocol.write("ready\n")
+        protocol.flush()
         line = await asyncio.to_thread(sys.stdin.readline)
         if not line.strip():
             return 0
         job = json.loads(line)
+        if job.get("mode") == "explore":
+            await _explore(browser, prepared, job, workdir, protocol)
+            return 0
         started = time.time()
         try:
             result = await _run_job(browser, prepared, job, workdir)
@@ -142,8 +179,8 @@ async def main(workdir: Path, cdp: str) -> int:
             result = {"ok": False, "error": {**_failure(exc), "sandbox": True}, "files": []}
         result["elapsed"] = time.time() - started
         (workdir / "result.json").write_text(json.dumps(result))
-        sys.stdout.write("done\n")
-        sys.stdout.flush()
+        protocol.write("done\n")
+        protocol.flush()
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from webtasks.models import Workspace
 from webtasks.store.base import NotFound, Store
 
 LOCAL_WORKSPACE = "local"
+# The embedded `local` workspace starts with a small model budget so a new user's first tasks just work.
+LOCAL_STARTING_CREDITS_USD = 5.0
 
 
 def hash_key(api_key: str) -> str:
@@ -55,6 +58,26 @@ class WorkspaceStore:
         self.put(workspace)
         return api_key
 
+    def update(self, workspace_id: str, change: Callable[[Workspace], Workspace]) -> Workspace:
+        """Apply `change` with compare-and-set, retrying when another writer got there first."""
+        key = f"workspaces/{workspace_id}.json"
+        while True:
+            raw = self._store.get(key)
+            updated = change(Workspace.model_validate_json(raw))
+            if self._store.swap(key, raw, updated.model_dump_json(by_alias=True).encode()):
+                return updated
+
+    def charge(self, workspace_id: str, usd: float, *, charge_id: str) -> Workspace:
+        """Take `usd` off the credit balance once per `charge_id` (a retried charge is not taken twice)."""
+        if not self._store.put_if_absent(f"charges/{workspace_id}/{charge_id}.json", json.dumps({"usd": usd}).encode()):
+            workspace = self.get(workspace_id)
+            assert workspace is not None
+            return workspace
+        return self.update(workspace_id, lambda w: w.model_copy(update={"credits_usd": w.credits_usd - usd}))
+
+    def add_credits(self, workspace_id: str, usd: float) -> Workspace:
+        return self.update(workspace_id, lambda w: w.model_copy(update={"credits_usd": w.credits_usd + usd}))
+
     def authenticate(self, api_key: str) -> str | None:
         """The workspace id this key belongs to, or None."""
         try:
@@ -68,7 +91,9 @@ class WorkspaceStore:
         if workspace is not None and credentials_file.exists():
             return workspace
         if workspace is None:
-            workspace, api_key = self.create(LOCAL_WORKSPACE, name="Local", allow_private_network=True)
+            workspace, api_key = self.create(
+                LOCAL_WORKSPACE, name="Local", allow_private_network=True, credits_usd=LOCAL_STARTING_CREDITS_USD
+            )
         else:
             api_key = self.add_key(LOCAL_WORKSPACE)
         write_credentials(credentials_file, workspace_id=LOCAL_WORKSPACE, api_key=api_key, base_url=base_url)
