@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from temporalio.client import Client
 
+from tests.automations import DIRECTORY_PAGE
 from tests.conftest import Stack
 from tests.model_server import ModelServer, Recorded
 from tests.sites import Site, start_site
 from tests.sites.data import filtered
+from webtasks.store import LocalStore
+from webtasks.store.workspaces import WorkspaceStore
 
 HAIKU = (1.0, 5.0)
 
@@ -47,6 +55,15 @@ def own_site() -> Iterator[Site]:
     """A site of this test's own, so switching its layout does not disturb other tests."""
     with start_site() as running:
         yield running
+
+
+def wait(api: httpx.Client, web_task_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        body = api.get(f"/web-tasks/{web_task_id}/result").json()
+        if body["status"] in ("completed", "canceled"):
+            return dict(body)
+        time.sleep(0.2)
+    raise TimeoutError(web_task_id)
 
 
 def directory_task(tag: str) -> str:
@@ -149,8 +166,14 @@ def test_a_failed_repair_leaves_the_saved_code_alone(stack: Stack, own_site: Sit
 
 def test_broken_then_good_code_in_one_run(stack: Stack, site: Site) -> None:
     tag, key = marker(), f"twice-{secrets.token_hex(3)}"
-    result = stack.run({"task": directory_task(tag) + " [broken-first]", "startUrl": site.url, "reuseKey": key,
-                        "parameters": {"category": "Bakery"}})  # fmt: skip
+    result = stack.run(
+        {
+            "task": directory_task(tag) + " [broken-first]",
+            "startUrl": site.url,
+            "reuseKey": key,
+            "parameters": {"category": "Bakery"},
+        }
+    )
     assert result["outcome"] == "success", result.get("error")
     assert [(a["n"], a["kind"], a["outcome"]) for a in result["attempts"]] == [
         (1, "author", "failed"),
@@ -163,8 +186,14 @@ def test_broken_then_good_code_in_one_run(stack: Stack, site: Site) -> None:
 
 def test_no_tool_call_gets_one_reminder(stack: Stack, site: Site, model_server: ModelServer) -> None:
     tag = marker()
-    result = stack.run({"task": directory_task(tag) + " [no-tool-first]", "startUrl": site.url,
-                        "reuseKey": f"remind-{secrets.token_hex(3)}", "parameters": {"category": "Retail"}})  # fmt: skip
+    result = stack.run(
+        {
+            "task": directory_task(tag) + " [no-tool-first]",
+            "startUrl": site.url,
+            "reuseKey": f"remind-{secrets.token_hex(3)}",
+            "parameters": {"category": "Retail"},
+        }
+    )
     assert result["outcome"] == "success", result.get("error")
     reminder = model_server.model.requests_for(tag)[1].body["messages"][-1]["content"]
     assert "calling a tool" in reminder
@@ -193,3 +222,78 @@ def test_overloaded_twice_is_retried_and_succeeds(stack: Stack, site: Site, mode
     assert result["outcome"] == "success", result.get("error")
     statuses = [r.status for r in model_server.model.requests_for(tag)]
     assert statuses[:3] == [529, 529, 200]
+
+
+def test_credits_gate_the_model_but_not_working_code(stack: Stack, site: Site, model_server: ModelServer) -> None:
+    workspaces = WorkspaceStore(LocalStore(stack.data_dir, secret=b"unused", base_url=stack.base_url))
+    name = f"broke-{secrets.token_hex(3)}"
+    _, api_key = workspaces.create(name, allow_private_network=True, credits_usd=0.0)
+    api = httpx.Client(base_url=f"{stack.base_url}/api/v1/workspace/{name}", headers={"x-api-key": api_key}, timeout=30)
+    with api:
+        api.put("/automations/working", json={"code": DIRECTORY_PAGE}).raise_for_status()
+        tag = marker()
+        refused = wait(
+            api,
+            api.post(
+                "/web-tasks/start", json={"task": directory_task(tag), "startUrl": site.url, "reuseKey": "needs-model"}
+            ).json()["webTaskId"],
+        )
+        assert refused["outcome"] == "failed"
+        assert refused["error"]["code"] == "no-ai-credits-left"
+        assert "credits add" in refused["error"]["message"]
+        assert model_server.model.requests_for(tag) == [], "no model call without credits"
+        working = wait(
+            api,
+            api.post(
+                "/web-tasks/start", json={"task": "List permits", "startUrl": site.url, "reuseKey": "working"}
+            ).json()["webTaskId"],
+        )
+        assert working["outcome"] == "success" and working["cost"]["aiUsd"] == 0
+    shown = stack.cli("workspace", "credits", "add", name, "0.5")
+    assert shown.returncode == 0 and "0.5000" in shown.stdout
+
+
+def test_model_spend_is_charged_to_the_workspace(stack: Stack, site: Site) -> None:
+    before = stack.cli("workspace", "credits", "show", "local").stdout
+    result = stack.run({"task": directory_task(marker()), "startUrl": site.url, "parameters": {"category": "Salon"}})
+    assert result["outcome"] == "success", result.get("error")
+    after = stack.cli("workspace", "credits", "show", "local").stdout
+    balance = lambda text: float(text.rsplit("$", 1)[1])  # noqa: E731
+    assert balance(before) - balance(after) == pytest.approx(result["cost"]["aiUsd"], abs=1e-4)
+
+
+def test_the_runs_own_key_is_used_and_never_kept(stack: Stack, site: Site, model_server: ModelServer) -> None:
+    own_key = f"sk-ant-own-{secrets.token_hex(16)}"
+    model_server.model.accepted_keys.add(own_key)
+    tag = marker()
+    result = stack.run(
+        {
+            "task": directory_task(tag),
+            "startUrl": site.url,
+            "parameters": {"category": "Salon"},
+            "anthropicApiKey": own_key,
+        }
+    )
+    assert result["outcome"] == "success", result.get("error")
+    assert {r.api_key for r in model_server.model.requests_for(tag)} == {own_key}
+    bad_key = f"sk-ant-bad-{secrets.token_hex(16)}"
+    refused = stack.run({"task": directory_task(marker()), "startUrl": site.url, "anthropicApiKey": bad_key})
+    assert refused["error"]["code"] == "unauthenticated"
+
+    async def histories() -> str:
+        client = await Client.connect(stack.temporal_address)
+        texts = []
+        for web_task_id in (result["webTaskId"], refused["webTaskId"]):
+            texts.append((await client.get_workflow_handle(web_task_id).fetch_history()).to_json())
+        return "\n".join(texts)
+
+    history = asyncio.run(histories())
+    assert result["webTaskId"] in history
+    for secret in (own_key, bad_key):
+        assert secret not in history, "a run's own key must not reach workflow history"
+        assert secret not in json.dumps(result) + json.dumps(refused)
+        for log in stack.logs.glob("*.log"):
+            assert secret not in log.read_text(errors="replace"), f"{log.name} holds the key"
+        for path in stack.data_dir.rglob("*"):
+            if path.is_file() and path.name != "temporal.db":
+                assert secret.encode() not in path.read_bytes(), f"{path} holds the key"
