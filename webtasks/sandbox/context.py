@@ -15,7 +15,6 @@ type hints:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import mimetypes
@@ -134,8 +133,12 @@ class Context:
             height, grew = new_height, grew + 1
         return grew
 
-    async def click_until_exhausted(self, locator: str | Locator, max_clicks: int = 50, settle_ms: int = 1500) -> int:
-        """Click a "load more" control until it disappears or is disabled; returns the clicks made."""
+    async def click_until_exhausted(self, locator: str | Locator, max_clicks: int = 50, settle_ms: int = 3000) -> int:
+        """Click a "load more" control until it disappears or stays disabled; returns the clicks made.
+
+        After each click it waits for the page's requests to settle and for a control that is disabled
+        while loading to come back, so a slow response is not mistaken for the end of the list.
+        """
         target = (self.page.locator(locator) if isinstance(locator, str) else locator).first
         clicks = 0
         while clicks < max_clicks:
@@ -146,8 +149,10 @@ class Context:
             except PlaywrightTimeout:
                 break
             clicks += 1
-            with contextlib.suppress(PlaywrightTimeout):
-                await self.page.wait_for_load_state("networkidle", timeout=settle_ms)
+            await self.settle(settle_ms)
+            deadline = time.monotonic() + settle_ms / 1000
+            while time.monotonic() < deadline and await target.is_visible() and not await target.is_enabled():
+                await asyncio.sleep(0.05)
         return clicks
 
     async def save_file(self, source: Download | bytes | str, file_name: str | None = None) -> dict[str, Any]:
