@@ -20,7 +20,7 @@ from temporalio.worker import Replayer
 
 from tests.automations import DIRECTORY_PAGE, ROW_SCHEMA
 from tests.conftest import Stack
-from tests.sites import Site
+from tests.sites import Site, start_site
 from webtasks.store import LocalStore
 from webtasks.store.workspaces import WorkspaceStore
 from workflows.web_task import WebTaskWorkflow
@@ -42,13 +42,24 @@ async def test_recorded_history_replays(path: Path) -> None:
 def test_histories_are_recorded() -> None:
     names = {p.stem for p in HISTORIES.glob("*.json")}
     assert {"reuse-success", "reuse-exception", "output-invalid", "rejected", "no-saved-code"} <= names
+    assert {"author-success", "repair-success", "model-rejected", "author-broken-then-good"} <= names
+    assert {"v0-no-saved-code", "v0-reuse-exception"} <= names, "runs recorded before AI authoring still replay"
 
 
 @pytest.mark.skipif(not RECORD, reason="set WEBTASKS_RECORD_HISTORIES=1 to re-record")
 def test_record_histories(stack: Stack, site: Site) -> None:
     stack.push("replay-dir", DIRECTORY_PAGE, ROW_SCHEMA)
     stack.push("replay-broken", "async def run(page, params, ctx):\n    raise RuntimeError('boom')\n")
+    directory = "Pull every permit of a category in the permit directory with status, fee and phone"
+    repair_site = start_site()
     runs = {
+        "author-success": {"task": directory, "startUrl": site.url, "parameters": {"category": "Salon"}},
+        "author-broken-then-good": {
+            "task": directory + " [broken-first]",
+            "startUrl": site.url,
+            "parameters": {"category": "Salon"},
+        },
+        "model-rejected": {"task": "Write a poem about permits", "startUrl": site.url},
         "reuse-success": {"task": "List permits", "startUrl": site.url, "reuseKey": "replay-dir"},
         "reuse-exception": {"task": "Fail", "reuseKey": "replay-broken"},
         "output-invalid": {
@@ -60,6 +71,16 @@ def test_record_histories(stack: Stack, site: Site) -> None:
         "no-saved-code": {"task": "Nothing saved", "reuseKey": "replay-nothing"},
     }
     ids = {name: stack.run(body)["webTaskId"] for name, body in runs.items()}
+    repair = {
+        "task": directory,
+        "startUrl": repair_site.url,
+        "reuseKey": "replay-repair",
+        "parameters": {"category": "Salon"},
+    }
+    stack.run(repair)
+    repair_site.layout = "b"
+    ids["repair-success"] = stack.run(repair)["webTaskId"]
+    repair_site.close()
     workspaces = WorkspaceStore(LocalStore(stack.data_dir, secret=b"unused", base_url=stack.base_url))
     _, key = workspaces.create("replay-public")
     api = f"{stack.base_url}/api/v1/workspace/replay-public/web-tasks"
