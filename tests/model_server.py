@@ -5,7 +5,8 @@ tool results it gets back (page snapshots, submission errors) pick its next move
 `usage`, records every request, and can be told to fail (401, 429, 529, …) the next requests.
 
 Markers in a task's text script its behaviour: `[broken-first]` submits broken code once before the
-good code, `[always-broken]` never submits working code, `[no-tool-first]` answers once without a tool.
+good code, `[always-broken]` never submits working code, `[cannot-fix]` resubmits the failing code of a
+repair verbatim (a model that cannot find the problem), `[no-tool-first]` answers once without a tool.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class ScriptedModel:
             return _tool("navigate", {"url": _start_path(task)}, "Let me look at the page.")
         broken = "[always-broken]" in task or ("[broken-first]" in task and submissions == 0)
         code, schema = (automations.BROKEN_SUBMISSION, None) if broken else _code_for(task, last)
+        if "[cannot-fix]" in task and "```python\n" in task:
+            code, schema = task.split("```python\n", 1)[1].split("\n```", 1)[0], {}
         submission: dict[str, Any] = {"code": code, "notes": "scripted"}
         if "Output schema: none given" in task:
             submission["output_schema"] = schema or {"type": "array"}

@@ -87,8 +87,10 @@ def test_auth_field_is_unsupported(stack: Stack, http: httpx.Client) -> None:
 
 
 def test_unknown_fields_are_ignored(stack: Stack, http: httpx.Client) -> None:
+    stack.push("unknown-fields", "async def run(page, params, ctx):\n    return 1\n")
     response = http.post("/web-tasks/start", json={"task": "t", "reuseKey": "unknown-fields", "colour": "blue"})
     assert response.status_code == 200
+    assert stack.wait(response.json()["webTaskId"])["outcome"] == "success"
     assert response.json()["reuse"] == {"key": "unknown-fields"}
     assert response.json()["status"] == "pending" and response.json()["webTaskId"].startswith("wt_")
 
@@ -142,6 +144,7 @@ def test_a_key_of_another_workspace_is_401_and_its_runs_are_404(stack: Stack) ->
     workspaces = WorkspaceStore(LocalStore(stack.data_dir, secret=b"unused", base_url=stack.base_url))
     _, other_key = workspaces.create("other-team")
     other = f"{stack.base_url}/api/v1/workspace/other-team"
+    stack.push("belongs-to-local", "async def run(page, params, ctx):\n    return 1\n")
     local_run = stack.start({"task": "t", "reuseKey": "belongs-to-local"})
     cross = httpx.post(f"{stack.api}/web-tasks/start", json={"task": "t"}, headers={"x-api-key": other_key})
     assert_error(cross, 401, "unauthorized", "auth")

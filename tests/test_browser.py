@@ -19,9 +19,11 @@ def test_the_runs_proxy_carries_the_browsers_traffic(stack: Stack, site: Site) -
         assert result["outcome"] == "success", result.get("error")
         assert result["result"]["data"] == expected_rows(page_of(1))
         assert "http://permits.example/directory?page=1" in proxy.seen
-    direct = stack.run({"task": "List permits", "startUrl": "http://permits.example", "reuseKey": "via-proxy",
-                        "timeoutSeconds": 30})  # fmt: skip
+    direct = stack.run(
+        {"task": "List permits [cannot-fix]", "startUrl": "http://permits.example", "reuseKey": "via-proxy"}
+    )
     assert direct["outcome"] == "failed", "without the proxy the made-up host must not resolve"
+    assert "ERR_NAME_NOT_RESOLVED" in direct["attempts"][0]["error"]["message"]
 
 
 def test_stealth_defaults(stack: Stack, site: Site) -> None:

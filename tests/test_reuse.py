@@ -127,9 +127,11 @@ def test_output_violating_the_schema_fails_and_keeps_the_revision(stack: Stack, 
     revision = stack.push("dir-invalid", DIRECTORY_PAGE, ROW_SCHEMA)
     strict = {**ROW_SCHEMA, "items": {**ROW_SCHEMA["items"], "properties": {"fee": {"type": "string"}}}}
     result = stack.run(
-        {"task": "List permits", "startUrl": site.url, "reuseKey": "dir-invalid", "outputSchema": strict}
+        {"task": "List permits [cannot-fix]", "startUrl": site.url, "reuseKey": "dir-invalid", "outputSchema": strict}
     )
     assert result["outcome"] == "failed"
+    assert [a["kind"] for a in result["attempts"]] == ["reuse", "repair", "repair", "repair"]
+    assert all(a["error"]["reason"] == "output-invalid" for a in result["attempts"])
     assert result["error"]["code"] == "internal-error"
     details = result["error"]["details"]
     assert details["reason"] == "output-invalid"
@@ -141,7 +143,7 @@ def test_output_violating_the_schema_fails_and_keeps_the_revision(stack: Stack, 
 
 def test_schema_saved_with_the_revision_validates_runs_without_one(stack: Stack, site: Site) -> None:
     stack.push("dir-saved-schema", DIRECTORY_PAGE, {"type": "array", "maxItems": 3})
-    result = stack.run({"task": "List permits", "startUrl": site.url, "reuseKey": "dir-saved-schema"})
+    result = stack.run({"task": "List permits [cannot-fix]", "startUrl": site.url, "reuseKey": "dir-saved-schema"})
     assert result["outcome"] == "failed"
     assert result["error"]["details"]["reason"] == "output-invalid"
 
@@ -150,33 +152,26 @@ BROKEN = """
 async def run(page, params, ctx):
     await ctx.goto(ctx.start_url + "/directory")
     ctx.log("about to look for the old table")
-    rows = await ctx.extract_table("table#does-not-exist")
-    return rows
+    await page.locator("table#does-not-exist").wait_for(timeout=2000)
+    return await ctx.extract_table("table#does-not-exist")
 """
 
 
 def test_exception_fails_with_traceback_in_the_evidence(stack: Stack, site: Site) -> None:
     revision = stack.push("dir-broken", BROKEN)
-    result = stack.run({"task": "List permits", "startUrl": site.url, "reuseKey": "dir-broken", "timeoutSeconds": 60})
+    result = stack.run({"task": "List permits [cannot-fix]", "startUrl": site.url, "reuseKey": "dir-broken"})
     assert result["outcome"] == "failed"
     assert result["error"]["code"] == "internal-error"
     details = result["error"]["details"]
     assert details["reason"] == "automation-failed"
     assert 'File "automation.py", line 5, in run' in details["traceback"]
+    assert 'File "automation.py", line 5, in run' in result["attempts"][0]["error"]["traceback"]
     assert details["url"] == f"{site.url}/directory"
     assert "about to look for the old table" in details["logTail"]
     attempt = result["attempts"][0]
     assert attempt["outcome"] == "failed" and attempt["error"]["reason"] == "automation-failed"
     assert attempt["artifacts"]["screenshot"] and attempt["artifacts"]["trace"]
     assert result["reuse"]["revision_id"] == revision and result["reuse"]["updated"] is False
-
-
-def test_a_key_without_code_fails_clearly(stack: Stack, site: Site) -> None:
-    result = stack.run({"task": "List permits", "startUrl": site.url, "reuseKey": "never-saved"})
-    assert result["outcome"] == "failed"
-    assert result["error"]["details"] == {"reason": "no-saved-code"}
-    assert "never-saved" in result["error"]["message"]
-    assert "reuse" not in result
 
 
 def test_intuned_style_automation_entry_point(stack: Stack, site: Site) -> None:
@@ -191,6 +186,6 @@ def test_intuned_style_automation_entry_point(stack: Stack, site: Site) -> None:
 
 def test_non_json_output_fails(stack: Stack) -> None:
     stack.push("not-json", "async def run(page, params, ctx):\n    return {'when': object()}\n")
-    result = stack.run({"task": "Return something odd", "reuseKey": "not-json"})
+    result = stack.run({"task": "Return something odd [cannot-fix]", "reuseKey": "not-json"})
     assert result["outcome"] == "failed"
     assert "not JSON-serializable" in result["error"]["details"]["message"]
