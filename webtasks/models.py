@@ -362,6 +362,7 @@ class WebTaskInput(BaseModel):
     request: RunInput
     created_at: datetime | None = None
     sealed_api_key: str | None = None
+    max_attempts: int = 3
 
 
 class WebTaskStatus(BaseModel):

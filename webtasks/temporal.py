@@ -49,6 +49,7 @@ def new_run(
         request=request.model_copy(update={"reuse_key": reuse_key}),
         created_at=utcnow(),
         sealed_api_key=seal(anthropic_api_key) if anthropic_api_key else None,
+        max_attempts=settings().max_attempts,
     )
 
 

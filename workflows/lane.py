@@ -22,15 +22,24 @@ The run's side is `LaneTicket`. A run workflow (WebTaskWorkflow) uses it like th
     def queue_position(self, position: QueuePosition) -> None:
         self._ticket.moved(position)
 
-    # in run(): pending with self._ticket.position until `started`; release in a `finally`
+    # in run(), after screening: `pending` with queue_position=self._ticket.position until `started`
     try:
-        outcome = await self._ticket.acquire(workspace_id, reuse_key, lease=deadline + 1 min, queue_wait=…)
-        ...
+        outcome = await self._ticket.acquire(
+            run.workspace_id, run.reuse_key,
+            lease=timedelta(seconds=timeout_seconds + 60),              # the run's deadline plus one minute
+            queue_wait=timedelta(seconds=queue_wait_limit_seconds),    # the workspace's queue-wait limit
+            limits=WorkspaceLimits(max_concurrent=..., queue_on_limit=...),
+            accepted_at=run.created_at,
+        )
+        # "started" → started_at = workflow.now(); "workspace-rate-limited" / "timeout" → a failed run with
+        # outcome.status as its code, outcome.message, outcome.details ({limit, active} / {phase: "queue"})
+        ...execute, save, deliver...
     finally:
-        await self._ticket.release()
+        await self._ticket.release()   # also on failure and cancellation; a terminated run is freed by the lease
 
-The worker registers `KeyLaneWorkflow`, `WorkspaceWorkflow` and the activities `request_key`,
-`request_slot`, `release_slot` and `check_workflow` (activities/lane.py) on the run's task queue.
+`acquire` is `request` (join the queue) then `wait` (for the grant). The worker registers `KeyLaneWorkflow`,
+`WorkspaceWorkflow` and the activities `request_key`, `request_slot`, `release_slot` and
+`check_workflow` (activities/lane.py) on the run's task queue.
 """
 
 from __future__ import annotations
@@ -292,7 +301,8 @@ class LaneTicket:
 
     Forward the three lane signals (`KEY_GRANTED`, `KEY_REFUSED`, `QUEUE_POSITION`) to `granted`,
     `refused` and `moved`. `position` is the run's queue position while it waits (None before the
-    lane has answered and once the key is granted).
+    lane has answered and once the key is granted). `acquire` is `request` then `wait`; a run that
+    calls `request` before other work and `wait` after it joins the queue closer to its acceptance.
     """
 
     def __init__(self) -> None:
@@ -300,7 +310,9 @@ class LaneTicket:
         self.grant: KeyGrant | None = None
         self.refusal: KeyRefusal | None = None
         self._lane: str | None = None
+        self._reuse_key = ""
         self._requester = ""
+        self._requested_at: datetime | None = None
         self._left = False
 
     def granted(self, grant: KeyGrant) -> None:
@@ -325,16 +337,29 @@ class LaneTicket:
         limits: WorkspaceLimits | None = None,
         accepted_at: datetime | None = None,
     ) -> KeyOutcome:
-        """Queue for the key and wait up to `queue_wait` (counted from now) for the grant or a refusal.
+        """`request` the key, then `wait` for it."""
+        await self.request(workspace_id, reuse_key, lease=lease, limits=limits, accepted_at=accepted_at)
+        return await self.wait(queue_wait)
 
-        `lease` is how long the key stays the run's without a check that it is alive: the run's deadline
-        plus one minute. `limits` are the workspace's current admission settings. `accepted_at` orders
-        the queue (default: when this workflow started). Raises `ActivityError` if the lane cannot be
-        reached at all.
+    async def request(
+        self,
+        workspace_id: str,
+        reuse_key: str,
+        *,
+        lease: timedelta,
+        limits: WorkspaceLimits | None = None,
+        accepted_at: datetime | None = None,
+    ) -> None:
+        """Join the key's queue (starting its lane if it is idle).
+
+        `lease` is how long the key stays the run's before the lane checks that the run is still
+        running: the run's deadline plus one minute. `limits` are the workspace's admission settings
+        as the run read them. `accepted_at` orders the queue (default: when this workflow started).
+        Raises `ActivityError` if the lane cannot be reached within two minutes.
         """
         info = workflow.info()
-        began = workflow.now()
-        self._lane, self._requester = lane_id(workspace_id, reuse_key), info.workflow_id
+        self._lane, self._reuse_key, self._requester = lane_id(workspace_id, reuse_key), reuse_key, info.workflow_id
+        self._requested_at = workflow.now()
         request = KeyRequest(
             workspace_id=workspace_id,
             reuse_key=reuse_key,
@@ -352,25 +377,31 @@ class LaneTicket:
             schedule_to_close_timeout=REQUEST_DEADLINE,
             retry_policy=SIGNAL_RETRY,
         )
-        remaining = queue_wait - (workflow.now() - began)
-        answered = await wait_until(lambda: self.grant is not None or self.refusal is not None, remaining)
-        waited = (workflow.now() - began).total_seconds()
+
+    async def wait(self, queue_wait: timedelta) -> KeyOutcome:
+        """Wait for the grant or a refusal, up to `queue_wait` after `request`; on timeout leave the queue."""
+        assert self._requested_at is not None, "request() first"
+        remaining = queue_wait - (workflow.now() - self._requested_at)
+        await wait_until(lambda: self.grant is not None or self.refusal is not None, remaining)
+        waited = (workflow.now() - self._requested_at).total_seconds()
         if self.grant is not None:
             return KeyOutcome(status="started", grant=self.grant, waited_seconds=waited)
         if self.refusal is not None:
-            self._left = True
+            self._left = True  # the lane has already let go of this run
             return KeyOutcome(
                 status="workspace-rate-limited",
                 message=self.refusal.message,
                 details=self.refusal.details,
                 waited_seconds=waited,
             )
-        assert not answered
         await self.release()
         limit = round(queue_wait.total_seconds())
         return KeyOutcome(
             status="timeout",
-            message=f"the run waited {limit} s in the queue of reuseKey {reuse_key}, the workspace's queue-wait limit",
+            message=(
+                f"the run waited {limit} s in the queue of reuseKey {self._reuse_key}, the workspace's queue-wait "
+                "limit, without its turn coming; start it again later, or raise the limit"
+            ),
             details={"phase": "queue", "queueWaitSeconds": limit},
             waited_seconds=waited,
         )

@@ -70,7 +70,6 @@ AUTHOR_RETRY = RetryPolicy(
 AUTHOR_HEARTBEAT = timedelta(seconds=60)
 # Runs recorded before AI authoring existed failed when code was missing or broken; replays keep that.
 AI_AUTHORING_PATCH = "ai-authoring"
-MAX_SUBMISSIONS = 3
 
 
 class RunFailed(Exception):
@@ -221,7 +220,7 @@ class WebTaskWorkflow:
                     base_revision_id=code.revision_id if code else None,
                     failure=failure,
                     first_attempt=first,
-                    max_submissions=MAX_SUBMISSIONS,
+                    max_submissions=run.max_attempts,
                     deadline=deadline,
                     sealed_api_key=run.sealed_api_key,
                 ),
