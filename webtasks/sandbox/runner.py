@@ -90,10 +90,10 @@ async def _prepare(browser: Browser, proxy: str | None) -> tuple[BrowserContext,
     return context, await context.new_page()
 
 
-async def _run_job(
+async def _open(
     browser: Browser, prepared: tuple[BrowserContext, Page], job: dict[str, Any], workdir: Path
-) -> dict[str, Any]:
-    result: dict[str, Any] = {"ok": False, "url": None, "files": []}
+) -> tuple[BrowserContext, Page, Context]:
+    """The job's context (the prepared one, or a new one behind the job's proxy), its network guard and `ctx`."""
     context, page = prepared
     if job.get("proxy"):
         await context.close()
@@ -108,6 +108,14 @@ async def _run_job(
         deadline=float(job["deadline"]),
         workdir=workdir,
     )
+    return context, page, ctx
+
+
+async def _run_job(
+    browser: Browser, prepared: tuple[BrowserContext, Page], job: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"ok": False, "url": None, "files": []}
+    context, page, ctx = await _open(browser, prepared, job, workdir)
     try:
         entry = _load_entry(workdir)
         if entry.__name__ == "automation":
@@ -132,20 +140,7 @@ async def _run_job(
 async def _explore(browser: Browser, prepared: tuple[BrowserContext, Page], job: dict[str, Any], workdir: Path,
                    protocol: TextIO) -> None:  # fmt: skip
     """Answer browser-tool calls, one JSON line each, until stdin closes."""
-    context, page = prepared
-    if job.get("proxy"):
-        await context.close()
-        context, page = await _prepare(browser, job["proxy"])
-    if job.get("blockPrivateNetwork"):
-        await _guard_private_network(context)
-    ctx = Context(
-        page=page,
-        start_url=job.get("startUrl"),
-        params=job.get("params") or {},
-        run_id=job["runId"],
-        deadline=float(job["deadline"]),
-        workdir=workdir,
-    )
+    _, page, ctx = await _open(browser, prepared, job, workdir)
     explorer = Explorer(page, ctx)
     while line := await asyncio.to_thread(sys.stdin.readline):
         call = json.loads(line)
