@@ -2,12 +2,14 @@
 
 A test-only `HolderWorkflow` plays the run: it queues for its key through `LaneTicket`, holds it while
 its "automation" (an activity that records its own execution window with the worker's clock) works, or
-until told to finish, and releases it. It also records when it held the key in workflow time. Two dev servers: one stock, one that suggests continue-as-new after a few dozen events.
+until told to finish, and releases it. It also records when it held the key in workflow time. Two dev
+servers: one stock, one that suggests continue-as-new after 150 events so lanes do it under load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -49,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.workspace import WorkspaceWorkflow
 
 TASK_QUEUE = "lanes"
-SUGGEST_CONTINUE_AS_NEW_AFTER = 60  # events; the stock server suggests it after thousands
+SUGGEST_CONTINUE_AS_NEW_AFTER = 150  # history events; the stock server suggests it after thousands
 
 
 class HolderJob(BaseModel):
@@ -185,7 +187,7 @@ async def client(temporal_binary: str) -> AsyncIterator[Client]:
 
 @pytest_asyncio.fixture(scope="module")
 async def busy_client(temporal_binary: str) -> AsyncIterator[Client]:
-    """A server that suggests continue-as-new after a few dozen events, so lanes do it under load."""
+    """A server that suggests continue-as-new early, so lanes do it under load."""
     flag = f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AFTER}"
     async for connected in _server(temporal_binary, ["--dynamic-config-value", flag]):
         yield connected
@@ -195,9 +197,7 @@ Holder = WorkflowHandle[Any, HolderResult]
 
 
 async def start(client: Client, workflow_id: str, job: HolderJob) -> Holder:
-    return await client.start_workflow(
-        HolderWorkflow.run, job, id=workflow_id, task_queue=TASK_QUEUE, result_type=HolderResult
-    )
+    return await client.start_workflow(HolderWorkflow.run, job, id=workflow_id, task_queue=TASK_QUEUE)
 
 
 async def view(holder: Holder) -> HolderView:
@@ -242,15 +242,26 @@ def start_from_threads(target: str, jobs: list[tuple[str, HolderJob]], threads: 
 
 
 async def lane_state(client: Client, workspace_id: str, reuse_key: str) -> LaneState:
-    return await client.get_workflow_handle(lane_id(workspace_id, reuse_key)).query(
-        KeyLaneWorkflow.state, result_type=LaneState
-    )
+    handle = client.get_workflow_handle_for(KeyLaneWorkflow.run, lane_id(workspace_id, reuse_key))
+    return await handle.query(KeyLaneWorkflow.state)
 
 
 async def workspace_state(client: Client, workspace_id: str) -> WorkspaceState:
-    return await client.get_workflow_handle(workspace_entity_id(workspace_id)).query(
-        WorkspaceWorkflow.state, result_type=WorkspaceState
-    )
+    handle = client.get_workflow_handle_for(WorkspaceWorkflow.run, workspace_entity_id(workspace_id))
+    return await handle.query(WorkspaceWorkflow.state)
+
+
+async def carried_waiters(client: Client, workflow_id: str) -> list[int]:
+    """How many waiters each run of an entity's continue-as-new chain started with, newest first."""
+    counts, run_id = [], None
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        state = pydantic_data_converter.payload_converter.from_payloads(started.input.payloads, [LaneState])[0]
+        counts.append(len(state.waiters))
+        if not started.continued_execution_run_id:
+            return counts
+        run_id = started.continued_execution_run_id
 
 
 async def closed(client: Client, workflow_id: str) -> bool:
@@ -265,15 +276,7 @@ async def test_one_key_runs_one_at_a_time_in_acceptance_order(client: Client) ->
     jobs = [(f"a-{i:02}", HolderJob(workspace_id="ws-a", reuse_key="same", hold_seconds=0.1)) for i in range(30)]
     await asyncio.to_thread(start_from_threads, client.service_client.config.target_host, jobs, 6)
     runs = await results([client.get_workflow_handle(wid, result_type=HolderResult) for wid, _ in jobs])
-    print("DBG", min(r.started_at for r in runs) - min(r.accepted_at for r in runs), max(r.ended_at for r in runs) - min(r.started_at for r in runs))
     assert all(r.work is not None for r in runs)
-    for wid in ("a-00", "lane:ws-a:same"):
-        prev = None
-        async for e in client.get_workflow_handle(wid).fetch_history_events():
-            ts = e.event_time.ToDatetime()
-            print("DBG", wid, e.event_id, e.WhichOneof("attributes"), round((ts - prev).total_seconds(), 3) if prev else 0)
-            prev = ts
-            if e.event_id > 40: break
     assert_one_at_a_time_in_acceptance_order(runs)
     assert sorted(r.ticket or 0 for r in runs) == list(range(1, 31))
     await until(lambda: closed(client, lane_id("ws-a", "same")), "the idle lane ends")
@@ -354,7 +357,7 @@ async def test_queue_on_limit_waits_for_a_slot_or_times_out(client: Client) -> N
     assert done_first.ended_at is not None and done_waiting.started_at is not None
     assert done_first.ended_at < done_waiting.started_at
     for entity in (lane_id("ws-q", "q3"), lane_id("ws-q", "q2"), workspace_entity_id("ws-q")):
-        await until(lambda entity=entity: closed(client, entity), f"{entity} ends when idle")
+        await until(functools.partial(closed, client, entity), f"{entity} ends when idle")
 
 
 async def test_continue_as_new_under_load_keeps_every_waiter_in_order(busy_client: Client) -> None:
@@ -365,8 +368,10 @@ async def test_continue_as_new_under_load_keeps_every_waiter_in_order(busy_clien
     assert sorted(r.ticket or 0 for r in runs) == list(range(1, 41))
     await until(lambda: closed(busy_client, lane_id("ws-d", "busy")), "the lane ends when idle")
     final = await lane_state(busy_client, "ws-d", "busy")
-    assert final.generation >= 5, f"the lane continued-as-new only {final.generation} times"
     assert not final.waiters and final.holder is None and final.next_ticket == 41
+    carried = await carried_waiters(busy_client, lane_id("ws-d", "busy"))
+    assert len(carried) == final.generation + 1 >= 5, f"the lane continued-as-new only {final.generation} times"
+    assert max(carried) >= 10, f"no run of the lane started with a long queue: {carried}"
 
 
 async def test_terminated_holder_loses_the_key_at_its_lease(client: Client) -> None:
@@ -395,6 +400,24 @@ async def test_terminated_holder_loses_the_key_at_its_lease(client: Client) -> N
     assert run.positions == [2, 1] or run.positions == [2]
 
 
+async def test_workspace_takes_back_the_slot_of_a_terminated_lane(client: Client) -> None:
+    limits = WorkspaceLimits(max_concurrent=1)
+    orphan = await start(
+        client, "s-1", HolderJob(workspace_id="ws-s", reuse_key="s1", until_finished=True, limits=limits)
+    )
+
+    async def holding() -> bool:
+        return (await view(orphan)).state == "started"
+
+    await until(holding, "the only slot taken")
+    await client.get_workflow_handle(lane_id("ws-s", "s1")).terminate("an operator killed the lane")
+    after = await start(client, "s-2", HolderJob(workspace_id="ws-s", reuse_key="s2", limits=limits))
+    assert (await after.result()).status == "started"
+    await orphan.signal(HolderWorkflow.finish)
+    assert (await orphan.result()).status == "started"
+    await until(lambda: closed(client, workspace_entity_id("ws-s")), "the workspace entity ends when idle")
+
+
 async def test_queue_positions_count_down_and_duplicates_are_ignored(client: Client) -> None:
     first = await start(client, "f-1", HolderJob(workspace_id="ws-f", reuse_key="f", until_finished=True))
 
@@ -405,7 +428,7 @@ async def test_queue_positions_count_down_and_duplicates_are_ignored(client: Cli
     waiters = []
     for n in range(2, 6):
         waiter = await start(client, f"f-{n}", HolderJob(workspace_id="ws-f", reuse_key="f"))
-        await until(lambda waiter=waiter, n=n: _at(waiter, n - 1), f"waiter {n} queued")
+        await until(functools.partial(_at, waiter, n - 1), f"waiter {n} queued")
         waiters.append(waiter)
 
     duplicate = KeyRequest(
