@@ -16,13 +16,16 @@ from activities.author import AuthorActivities
 from activities.code import load_code, save_revision
 from activities.credits import charge_credits, check_credits
 from activities.execute import ExecuteActivities
+from activities.lane import check_workflow, release_slot, request_key, request_slot
 from activities.results import persist_result
 from activities.screen import screen_request
 from activities.validate import validate_output
 from webtasks.config import settings
 from webtasks.sandbox.pool import SandboxPool
 from webtasks.temporal import connect
+from workflows.lane import KeyLaneWorkflow
 from workflows.web_task import WebTaskWorkflow
+from workflows.workspace import WorkspaceWorkflow
 
 log = logging.getLogger("webtasks.worker")
 
@@ -41,7 +44,7 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
             worker = Worker(
                 client,
                 task_queue=conf.task_queue,
-                workflows=[WebTaskWorkflow],
+                workflows=[WebTaskWorkflow, KeyLaneWorkflow, WorkspaceWorkflow],
                 activities=[
                     screen_request,
                     load_code,
@@ -49,6 +52,10 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
                     AuthorActivities(pool).author_automation,
                     check_credits,
                     charge_credits,
+                    request_key,
+                    request_slot,
+                    release_slot,
+                    check_workflow,
                     validate_output,
                     persist_result,
                     save_revision,

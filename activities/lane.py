@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import RetryPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,8 +39,14 @@ SIGNAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum
 @activity.defn
 async def request_key(request: KeyRequest) -> None:
     """Signal-with-start the key's lane with the run's request; starts the lane when it is not running."""
+    await send_key_request(activity.client(), request)
+
+
+async def send_key_request(client: Client, request: KeyRequest) -> None:
+    """Join the key's queue. The API calls this as it accepts a run, so the queue follows acceptance
+    order; the run's own (deduplicated) request covers runs started straight from a Temporal client."""
     lane = lane_id(request.workspace_id, request.reuse_key)
-    await activity.client().start_workflow(
+    await client.start_workflow(
         LANE_WORKFLOW,
         LaneState(workspace_id=request.workspace_id, reuse_key=request.reuse_key),
         id=lane,

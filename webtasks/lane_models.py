@@ -7,7 +7,7 @@ workflow history, so it stays small. To be folded into `webtasks.models` later.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -37,6 +37,10 @@ def lane_id(workspace_id: str, reuse_key: str) -> str:
 def workspace_entity_id(workspace_id: str) -> str:
     """Workflow id of a workspace's entity workflow."""
     return f"workspace:{workspace_id}"
+
+
+# A holder that vanished loses its key this long after its deadline (lifecycle step 4).
+LEASE_MARGIN = timedelta(minutes=1)
 
 
 class WorkspaceLimits(BaseModel):

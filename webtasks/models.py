@@ -379,8 +379,13 @@ class ScreenInput(BaseModel):
 
 
 class ScreenResult(BaseModel):
+    """Whether the run may go on, and the workspace's admission settings as they are now."""
+
     allowed: bool
     reason: str | None = None
+    max_concurrent: int = 10
+    queue_on_limit: bool = False
+    queue_wait_limit_seconds: int = 3_600
 
 
 class LoadCodeInput(BaseModel):

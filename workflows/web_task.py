@@ -6,6 +6,7 @@ artifacts) travels as store references.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -13,6 +14,17 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.lane import (
+    KEY_GRANTED,
+    KEY_REFUSED,
+    QUEUE_POSITION,
+    KeyGrant,
+    KeyRefusal,
+    LaneTicket,
+    QueuePosition,
+    WorkspaceLimits,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.author import AuthorActivities
@@ -23,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.results import persist_result
     from activities.screen import screen_request
     from activities.validate import validate_output
+    from webtasks.lane_models import LEASE_MARGIN
     from webtasks.models import (
         Attempt,
         AttemptFailure,
@@ -42,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         RunError,
         SaveRevisionInput,
         ScreenInput,
+        ScreenResult,
         ValidateInput,
         WebTaskInput,
         WebTaskResult,
@@ -62,14 +76,16 @@ STORE_RETRY = RetryPolicy(
 EXECUTE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE
 )
-EXECUTE_HEARTBEAT = timedelta(seconds=20)
+EXECUTE_HEARTBEAT = timedelta(seconds=10)
 EXECUTE_GRACE = timedelta(seconds=90)
 AUTHOR_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE
 )
-AUTHOR_HEARTBEAT = timedelta(seconds=60)
+AUTHOR_HEARTBEAT = timedelta(seconds=30)
 # Runs recorded before AI authoring existed failed when code was missing or broken; replays keep that.
 AI_AUTHORING_PATCH = "ai-authoring"
+# Runs recorded before key lanes existed went straight from screening to execution.
+KEY_LANE_PATCH = "key-lane"
 
 
 class RunFailed(Exception):
@@ -91,6 +107,19 @@ class WebTaskWorkflow:
         self._compute_seconds = 0.0
         self._ai_usd = 0.0
         self._reuse: Reuse | None = None
+        self._ticket = LaneTicket()
+
+    @workflow.signal(name=KEY_GRANTED)
+    def key_granted(self, grant: KeyGrant) -> None:
+        self._ticket.granted(grant)
+
+    @workflow.signal(name=KEY_REFUSED)
+    def key_refused(self, refusal: KeyRefusal) -> None:
+        self._ticket.refused(refusal)
+
+    @workflow.signal(name=QUEUE_POSITION)
+    def queue_position(self, position: QueuePosition) -> None:
+        self._ticket.moved(position)
 
     @workflow.query
     def status(self) -> WebTaskResult:
@@ -101,7 +130,7 @@ class WebTaskWorkflow:
             status=self._status.status,
             created_at=self._created_at,
             started_at=self._status.started_at,
-            queue_position=self._status.queue_position,
+            queue_position=self._ticket.position if self._status.status == "pending" else None,
             input=self._run.request,
         )
 
@@ -113,7 +142,7 @@ class WebTaskWorkflow:
             web_task_id=run.web_task_id, status="completed", created_at=created_at, input=run.request, attempts=[]
         )
         try:
-            await self._screen(run)
+            await self._admit(run)
             self._status = WebTaskStatus(status="started", started_at=workflow.now())
             result.started_at = self._status.started_at
             output = await self._produce_output(run)
@@ -141,6 +170,21 @@ class WebTaskWorkflow:
                 details={"reason": "activity-failed", "cause": _cause(exc)},
             )
             await self._deliver_artifacts_only(run)
+        except asyncio.CancelledError:
+            # Canceled: the activity in flight was canceled with the run (its sandbox is killed); the saved
+            # code is untouched because nothing is saved after a cancellation.
+            await self._ticket.release()
+            workflow.upsert_search_attributes([OUTCOME.value_set("canceled")])
+            return WebTaskResult(
+                web_task_id=run.web_task_id,
+                status="canceled",
+                created_at=created_at,
+                started_at=result.started_at,
+                completed_at=workflow.now(),
+                attempts=self._attempts,
+            )
+        finally:
+            await self._ticket.release()
         result.completed_at = workflow.now()
         result.reuse = self._reuse
         result.attempts = self._attempts
@@ -148,14 +192,29 @@ class WebTaskWorkflow:
         workflow.upsert_search_attributes([OUTCOME.value_set(result.outcome or "failed")])
         return result
 
-    async def _screen(self, run: WebTaskInput) -> None:
-        screened = await _store(
+    async def _admit(self, run: WebTaskInput) -> None:
+        """Steps 2 to 4: screen the request, join the key's queue, wait for the key (and a workspace slot)."""
+        screened: ScreenResult = await _store(
             screen_request,
             ScreenInput(workspace_id=run.workspace_id, start_url=run.request.start_url),
             f"screen {run.request.start_url or 'the request'}",
         )
+        lanes = workflow.patched(KEY_LANE_PATCH)
+        if lanes:
+            await self._ticket.request(
+                run.workspace_id,
+                run.reuse_key,
+                lease=timedelta(seconds=run.request.timeout_seconds) + LEASE_MARGIN,
+                limits=WorkspaceLimits(max_concurrent=screened.max_concurrent, queue_on_limit=screened.queue_on_limit),
+                accepted_at=run.created_at,
+            )
         if not screened.allowed:
             raise RunFailed("rejected", screened.reason or "the request was refused at screening")
+        if not lanes:
+            return
+        waited = await self._ticket.wait(timedelta(seconds=screened.queue_wait_limit_seconds))
+        if waited.status != "started":
+            raise RunFailed(waited.status, waited.message or waited.status, waited.details)
 
     async def _produce_output(self, run: WebTaskInput) -> ExecuteResult:
         """Steps 5 to 7: execute the saved code; author or repair with the model when needed; save what works."""

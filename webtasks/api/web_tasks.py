@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from datetime import timedelta
@@ -12,8 +13,11 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.lane import send_key_request
 from webtasks.api.deps import Temporal, Workspace
 from webtasks.api.errors import ApiError
+from webtasks.config import settings
+from webtasks.lane_models import LEASE_MARGIN, KeyRequest, WorkspaceLimits
 from webtasks.models import (
     CancelResponse,
     ReuseRef,
@@ -21,9 +25,12 @@ from webtasks.models import (
     RunList,
     StartRequest,
     StartResponse,
+    WebTaskInput,
     WebTaskResult,
     utcnow,
 )
+from webtasks.store import get_store
+from webtasks.store.workspaces import WorkspaceStore
 from webtasks.temporal import REUSE_KEY, WORKSPACE, new_run, start_web_task
 
 log = logging.getLogger("webtasks.api")
@@ -60,8 +67,33 @@ async def start(body: StartRequest, request: Request, workspace: Workspace, clie
         await start_web_task(client, run)
     except RPCError as exc:
         raise _unavailable(exc) from exc
+    await _join_queue(client, run)
     log.info("accepted %s for reuseKey %s in %s", run.web_task_id, run.reuse_key, workspace)
     return StartResponse(web_task_id=run.web_task_id, reuse=ReuseRef(key=run.reuse_key)).wire()
+
+
+async def _join_queue(client: Client, run: WebTaskInput) -> None:
+    """Put the accepted run in its key's queue now, so the queue follows acceptance order.
+
+    The run asks again itself (the lane ignores the repeat), so a failure here only costs ordering.
+    """
+    found = await asyncio.to_thread(WorkspaceStore(get_store()).get, run.workspace_id)
+    limits = WorkspaceLimits(
+        max_concurrent=found.max_concurrent if found else 10, queue_on_limit=found.queue_on_limit if found else False
+    )
+    request = KeyRequest(
+        workspace_id=run.workspace_id,
+        reuse_key=run.reuse_key,
+        requester_id=run.web_task_id,
+        accepted_at=run.created_at or utcnow(),
+        lease_seconds=run.request.timeout_seconds + LEASE_MARGIN.total_seconds(),
+        limits=limits,
+        task_queue=settings().task_queue,
+    )
+    try:
+        await send_key_request(client, request)
+    except RPCError as exc:
+        log.warning("%s: could not join the queue of %s at acceptance: %s", run.web_task_id, run.reuse_key, exc)
 
 
 async def read_result(client: Client, workspace: str, web_task_id: str) -> WebTaskResult:
