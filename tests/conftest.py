@@ -64,6 +64,24 @@ class Stack:
     temporal_address: str
     processes: dict[str, subprocess.Popen[bytes]]
     logs: Path
+    argv: dict[str, list[str]]
+    envs: dict[str, dict[str, str]]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a component's whole process group, as a crash would."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def restart(self, name: str) -> None:
+        _stop(self.processes[name])
+        self.start_process(name)
+
+    def start_process(self, name: str) -> None:
+        self.processes[name] = _spawn(self.argv[name], self.envs[name], self.logs / f"{name}.log", append=True)
+        if name == "temporal":
+            port = int(self.temporal_address.rsplit(":", 1)[1])
+            wait_for(lambda: port_open(port), "Temporal")
 
     @property
     def api(self) -> str:
@@ -107,8 +125,8 @@ class Stack:
         )  # fmt: skip
 
 
-def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as handle:
+def _spawn(argv: list[str], env: dict[str, str], log: Path, append: bool = False) -> subprocess.Popen[bytes]:
+    with open(log, "ab" if append else "wb") as handle:
         return subprocess.Popen(
             argv, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -161,19 +179,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str, model_
     ]  # fmt: skip
     for name, kind in SEARCH_ATTRIBUTES.items():
         temporal_argv += ["--search-attribute", f"{name}={kind}"]
+    argv = {
+        "temporal": temporal_argv,
+        "api": [sys.executable, "-m", "uvicorn", "webtasks.api:app", "--host", "127.0.0.1", "--port", str(api_port)],
+        "worker": [sys.executable, "-m", "worker"],
+    }
+    envs = {
+        "temporal": env,
+        "api": env,
+        "worker": {**env, "ANTHROPIC_API_KEY": PLANTED_KEY, "ANTHROPIC_BASE_URL": model_server.url},
+    }
     processes = {"temporal": _spawn(temporal_argv, env, logs / "temporal.log")}
     wait_for(lambda: port_open(temporal_port), "Temporal")
-    processes["api"] = _spawn(
-        [sys.executable, "-m", "uvicorn", "webtasks.api:app", "--host", "127.0.0.1", "--port", str(api_port)],
-        env,
-        logs / "api.log",
-    )
-    worker_env = {**env, "ANTHROPIC_API_KEY": PLANTED_KEY, "ANTHROPIC_BASE_URL": model_server.url}
-    processes["worker"] = _spawn([sys.executable, "-m", "worker"], worker_env, logs / "worker.log")
+    for name in ("api", "worker"):
+        processes[name] = _spawn(argv[name], envs[name], logs / f"{name}.log")
     base_url = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: httpx.get(f"{base_url}/readyz").status_code == 200, "the API")
     credentials = json.loads((data_dir / "credentials.json").read_text())
-    yield Stack(
+    running = Stack(
         base_url=base_url,
         api_key=credentials["apiKey"],
         workspace_id=credentials["workspaceId"],
@@ -182,9 +205,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, temporal_binary: str, model_
         temporal_address=f"127.0.0.1:{temporal_port}",
         processes=processes,
         logs=logs,
+        argv=argv,
+        envs=envs,
     )
+    yield running
     for name in ("api", "worker", "temporal"):
-        _stop(processes[name])
+        _stop(running.processes[name])
     for name in ("api", "worker"):
         text = (logs / f"{name}.log").read_text(errors="replace")
         if "Traceback" in text:

@@ -94,8 +94,9 @@ __all__ = [
     "WorkspaceLimits",
 ]
 
-# A holder still running past its lease is checked again this often (or at its lease, if shorter).
-LEASE_RECHECK = timedelta(minutes=1)
+# How often the lane checks that its holder is still running (at its lease, if that is sooner): a holder
+# that was terminated, or whose workflow otherwise closed without releasing, frees the key this fast.
+LIVENESS_INTERVAL = timedelta(seconds=15)
 # Waiters further back learn their position when they join and again once they are this close.
 POSITION_REPORT_LIMIT = 100
 # Requester ids remembered after they leave, so a late duplicate acquire does not queue them again.
@@ -191,7 +192,7 @@ class KeyLaneWorkflow:
         return None if holder is None else holder.check_at - workflow.now()
 
     async def _check_lease(self) -> bool:
-        """A holder past its lease keeps the key only while its workflow is still running."""
+        """The holder keeps the key only while its workflow is still running."""
         holder = self._state.holder
         if holder is None or workflow.now() < holder.check_at:
             return False
@@ -205,7 +206,7 @@ class KeyLaneWorkflow:
         if self._state.holder is not holder:
             return True  # released meanwhile
         if liveness.running:
-            holder.check_at = workflow.now() + min(timedelta(seconds=holder.lease_seconds), LEASE_RECHECK)
+            holder.check_at = workflow.now() + min(timedelta(seconds=holder.lease_seconds), LIVENESS_INTERVAL)
         else:
             workflow.logger.info("lease of %s ended: %s; the key moves on", holder.requester_id, liveness.status)
             self._state.holder = None
@@ -268,7 +269,7 @@ class KeyLaneWorkflow:
             ticket=waiter.ticket,
             granted_at=now,
             lease_seconds=request.lease_seconds,
-            check_at=now + timedelta(seconds=request.lease_seconds),
+            check_at=now + min(timedelta(seconds=request.lease_seconds), LIVENESS_INTERVAL),
         )
         state.holder = holder
 

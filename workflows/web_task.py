@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows.lane import (
     KEY_GRANTED,
@@ -163,6 +163,8 @@ class WebTaskWorkflow:
             result.outcome, result.error = "failed", failed.error
             await self._deliver_artifacts_only(run)
         except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):
+                return await self._canceled(run, result)
             result.outcome = "failed"
             result.error = RunError(
                 code="internal-error",
@@ -171,26 +173,27 @@ class WebTaskWorkflow:
             )
             await self._deliver_artifacts_only(run)
         except asyncio.CancelledError:
-            # Canceled: the activity in flight was canceled with the run (its sandbox is killed); the saved
-            # code is untouched because nothing is saved after a cancellation.
-            await self._ticket.release()
-            workflow.upsert_search_attributes([OUTCOME.value_set("canceled")])
-            return WebTaskResult(
-                web_task_id=run.web_task_id,
-                status="canceled",
-                created_at=created_at,
-                started_at=result.started_at,
-                completed_at=workflow.now(),
-                attempts=self._attempts,
-            )
-        finally:
-            await self._ticket.release()
+            return await self._canceled(run, result)
+        await self._ticket.release()
         result.completed_at = workflow.now()
         result.reuse = self._reuse
         result.attempts = self._attempts
         result.cost = Cost(ai_usd=self._ai_usd, compute=self._compute_seconds / 3600)
         workflow.upsert_search_attributes([OUTCOME.value_set(result.outcome or "failed")])
         return result
+
+    async def _canceled(self, run: WebTaskInput, result: WebTaskResult) -> WebTaskResult:
+        """The activity in flight was canceled with the run (its sandbox is killed); nothing is saved."""
+        await self._ticket.release()
+        workflow.upsert_search_attributes([OUTCOME.value_set("canceled")])
+        return WebTaskResult(
+            web_task_id=run.web_task_id,
+            status="canceled",
+            created_at=result.created_at,
+            started_at=result.started_at,
+            completed_at=workflow.now(),
+            attempts=self._attempts,
+        )
 
     async def _admit(self, run: WebTaskInput) -> None:
         """Steps 2 to 4: screen the request, join the key's queue, wait for the key (and a workspace slot)."""
