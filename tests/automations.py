@@ -149,3 +149,12 @@ async def run(page, params, ctx):
     await page.locator("table#no-such-table").wait_for(timeout=2000)
     return await ctx.extract_table("table#no-such-table")
 """
+
+HOLD = """
+import asyncio, time
+
+async def run(page, params, ctx):
+    start = time.time()
+    await asyncio.sleep(params.get("hold", 3))
+    return {"start": start, "end": time.time()}
+"""

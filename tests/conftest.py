@@ -109,9 +109,14 @@ class Stack:
         deadline = time.monotonic() + timeout
         with self.http() as http:
             while time.monotonic() < deadline:
-                body = http.get(f"/web-tasks/{web_task_id}/result").json()
-                if body["status"] in ("completed", "canceled"):
-                    return dict(body)
+                try:
+                    response = http.get(f"/web-tasks/{web_task_id}/result")
+                except httpx.TransportError:
+                    response = None  # the API itself is restarting
+                if response is not None and response.status_code == 200:
+                    body = response.json()
+                    if body["status"] in ("completed", "canceled"):
+                        return dict(body)
                 time.sleep(0.2)
         raise TimeoutError(f"{web_task_id} did not finish in {timeout}s")
 

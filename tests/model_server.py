@@ -144,6 +144,8 @@ def _start_path(task: str) -> str:
 
 
 def _code_for(task: str, seen: str) -> tuple[str, dict[str, Any] | None]:
+    if "[hold]" in task:
+        return automations.HOLD, {"type": "object", "required": ["start", "end"]}
     path = _start_path(task)
     if path == "/renew":
         return automations.RENEWAL_FORM, {"type": "object"}

@@ -81,7 +81,7 @@ EXECUTE_GRACE = timedelta(seconds=90)
 AUTHOR_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE
 )
-AUTHOR_HEARTBEAT = timedelta(seconds=30)
+AUTHOR_HEARTBEAT = timedelta(seconds=15)
 # Runs recorded before AI authoring existed failed when code was missing or broken; replays keep that.
 AI_AUTHORING_PATCH = "ai-authoring"
 # Runs recorded before key lanes existed went straight from screening to execution.
