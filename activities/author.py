@@ -7,11 +7,9 @@ sandbox slot for every submission, executed and validated exactly like a saved r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -21,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import MODEL_REQUEST_REJECTED, MODEL_UNAVAILABLE, UNAUTHENTICATED, non_retryable
 from activities.execute import execute_code
+from activities.heartbeat import heartbeating
 from webtasks.ai import prompts
 from webtasks.ai.keys import unseal
 from webtasks.ai.pricing import cost_usd, model_id
@@ -47,7 +46,6 @@ log = logging.getLogger("webtasks.author")
 MAX_OUTPUT_TOKENS = 8_192
 MODEL_RETRIES = 3
 MODEL_TIMEOUT_SECONDS = 120.0
-HEARTBEAT_SECONDS = 5.0
 MAX_TURNS = 40
 
 
@@ -59,24 +57,8 @@ class AuthorActivities:
 
     @activity.defn
     async def author_automation(self, request: AuthorInput) -> AuthorResult:
-        async with _heartbeating():
+        async with heartbeating():
             return await Conversation(self._pool, request).run()
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat while model calls and browser work take their time; cancellation arrives through it."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 class Conversation:
@@ -220,9 +202,7 @@ class Conversation:
                 failure=AttemptFailure(reason="automation-failed", message=problem),
             )
         else:
-            execution = await execute_code(
-                self.pool, code, self._execute_input(n, code_ref), on_tick=activity.heartbeat
-            )
+            execution = await execute_code(self.pool, code, self._execute_input(n, code_ref))
             check_against = schema if schema is not None else submitted_schema
             if execution.ok and execution.output_ref is not None and check_against is not None:
                 data = json.loads(await asyncio.to_thread(get_store().get, execution.output_ref))

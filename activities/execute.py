@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import activity
 
 from activities.errors import NOT_FOUND, SANDBOX_UNAVAILABLE, non_retryable
+from activities.heartbeat import heartbeating
 from webtasks.models import ArtifactRefs, AttemptFailure, ExecuteInput, ExecuteResult, utcnow
 from webtasks.sandbox.pool import SandboxError, SandboxJob, SandboxOutcome, SandboxPool
 from webtasks.store import NotFound, get_store
@@ -28,8 +28,9 @@ class ExecuteActivities:
 
     @activity.defn
     async def execute_automation(self, request: ExecuteInput) -> ExecuteResult:
-        code = await asyncio.to_thread(load_attempt_code, request)
-        return await execute_code(self._pool, code, request, on_tick=activity.heartbeat)
+        async with heartbeating():
+            code = await asyncio.to_thread(load_attempt_code, request)
+            return await execute_code(self._pool, code, request)
 
 
 def load_attempt_code(request: ExecuteInput) -> str:
@@ -46,9 +47,7 @@ def load_attempt_code(request: ExecuteInput) -> str:
         ) from None
 
 
-async def execute_code(
-    pool: SandboxPool, code: str, request: ExecuteInput, on_tick: Callable[[], None] | None = None
-) -> ExecuteResult:
+async def execute_code(pool: SandboxPool, code: str, request: ExecuteInput) -> ExecuteResult:
     """Run code in a fresh sandbox slot and file what it left in the store; shared by reuse and authoring."""
     workspace = await asyncio.to_thread(WorkspaceStore(get_store()).get, request.workspace_id)
     job = SandboxJob(
@@ -62,7 +61,7 @@ async def execute_code(
     )
     started_at = utcnow()
     try:
-        outcome = await pool.run(job, on_tick=on_tick)
+        outcome = await pool.run(job)
     except SandboxError as exc:
         raise non_retryable(SANDBOX_UNAVAILABLE, f"the browser sandbox could not start: {exc}") from exc
     try:

@@ -38,6 +38,7 @@ class Settings:
     sandbox_cpu_seconds: int = field(default_factory=lambda: _int("WEBTASKS_SANDBOX_CPU_SECONDS", 600))
     sandbox_wall_seconds: int = field(default_factory=lambda: _int("WEBTASKS_SANDBOX_WALL_SECONDS", 900))
     warm_slots: int = field(default_factory=lambda: _int("WEBTASKS_WARM_SLOTS", 2))
+    max_browsers: int = field(default_factory=lambda: _int("WEBTASKS_MAX_BROWSERS", 2 * (os.cpu_count() or 1)))
 
     @property
     def base_url(self) -> str:

@@ -370,7 +370,6 @@ class WebTaskStatus(BaseModel):
 
     status: Literal["pending", "started"]
     started_at: datetime | None = None
-    queue_position: int | None = None
 
 
 class ScreenInput(BaseModel):

@@ -101,7 +101,7 @@ class WebTaskWorkflow:
     def __init__(self) -> None:
         self._run: WebTaskInput | None = None
         self._created_at: datetime | None = None
-        self._status = WebTaskStatus(status="pending", queue_position=1)
+        self._status = WebTaskStatus(status="pending")
         self._attempts: list[Attempt] = []
         self._artifact_refs: list[Any] = []
         self._compute_seconds = 0.0

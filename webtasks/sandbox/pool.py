@@ -125,6 +125,8 @@ class SandboxPool:
         self._headed = headed
         self._root = Path(tempfile.gettempdir()) / "webtasks-sandbox"
         self._ready: list[_Slot] = []
+        # Executions beyond this wait their turn (heartbeating) instead of thrashing the machine's CPUs.
+        self._capacity = asyncio.Semaphore(conf.max_browsers)
         self._warming: set[asyncio.Task[None]] = set()
         self._closed = False
         # A headed browser needs the X server's socket, which the sandbox hides: local trials only.
@@ -190,6 +192,10 @@ class SandboxPool:
 
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
         """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
+        async with self._capacity:
+            return await self._run(job, on_tick)
+
+    async def _run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None) -> SandboxOutcome:
         slot = await self._take()
         try:
             return await slot.execute(job, on_tick, wall_limit=self._conf.sandbox_wall_seconds)
