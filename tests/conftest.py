@@ -6,6 +6,7 @@ environment carries a planted `ANTHROPIC_API_KEY` so sandbox tests can prove cod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,6 +83,16 @@ class Stack:
         if name == "temporal":
             port = int(self.temporal_address.rsplit(":", 1)[1])
             wait_for(lambda: port_open(port), "Temporal")
+
+    @contextlib.contextmanager
+    def second_worker(self) -> Iterator[None]:
+        """Another worker process on the same task queue for the duration, stopped gracefully after."""
+        self.argv["worker-2"], self.envs["worker-2"] = self.argv["worker"], self.envs["worker"]
+        self.start_process("worker-2")
+        try:
+            yield
+        finally:
+            _stop(self.processes.pop("worker-2"))
 
     @property
     def api(self) -> str:

@@ -45,8 +45,9 @@ def finish_all(stack: Stack, ids: list[str], timeout: float = 240) -> list[dict[
 def test_one_key_runs_one_at_a_time_in_acceptance_order(stack: Stack) -> None:
     key = f"serial-{secrets.token_hex(3)}"
     stack.push(key, WINDOW)
-    ids = start_all(stack, [{"task": "Hold the key", "reuseKey": key, "parameters": {"n": i}} for i in range(30)])
-    results = finish_all(stack, ids)
+    with stack.second_worker():
+        ids = start_all(stack, [{"task": "Hold the key", "reuseKey": key, "parameters": {"n": i}} for i in range(30)])
+        results = finish_all(stack, ids)
     assert all(r["outcome"] == "success" for r in results), [r.get("error") for r in results]
     by_acceptance = sorted(results, key=lambda r: ts(r["createdAt"]))
     windows = [r["result"]["data"] for r in by_acceptance]
