@@ -12,6 +12,7 @@ import httpx
 
 from tests.conftest import Stack
 from tests.sites import Site
+from tests.sites.data import REPORTS
 from webtasks.store.signing import FileGrant, sign
 
 BIG = """
@@ -72,18 +73,25 @@ SAVES_FILES = """
 async def run(page, params, ctx):
     report = await ctx.save_file(params["text"].encode(), file_name="report.txt")
     fetched = await ctx.save_file(ctx.start_url + "/table", file_name="fees.html")
-    return {"files": [report, fetched]}
+    attachment = await ctx.save_file(ctx.start_url + "/reports/" + params["report"] + ".csv")
+    return {"files": [report, fetched, attachment]}
 """
 
 
 def test_saved_files_are_stored_and_returned_as_signed_links(stack: Stack, site: Site) -> None:
     stack.push("saves-files", SAVES_FILES)
     text = "quarterly numbers\n" * 10
+    csv = REPORTS[0]
     result = stack.run(
-        {"task": "Save files", "reuseKey": "saves-files", "startUrl": site.url, "parameters": {"text": text}}
+        {
+            "task": "Save files",
+            "reuseKey": "saves-files",
+            "startUrl": site.url,
+            "parameters": {"text": text, "report": csv["slug"]},
+        }
     )
     assert result["outcome"] == "success", result.get("error")
-    report, fetched = result["result"]["data"]["files"]
+    report, fetched, attachment = result["result"]["data"]["files"]
     assert report["fileName"] == "report.txt" and report["contentType"] == "text/plain"
     assert report["sizeBytes"] == len(text.encode())
     assert report["sha256"] == hashlib.sha256(text.encode()).hexdigest()
@@ -98,3 +106,5 @@ def test_saved_files_are_stored_and_returned_as_signed_links(stack: Stack, site:
     assert page.status_code == 200 and "fees" in page.text
     assert fetched["contentType"] == "text/html"
     assert hashlib.sha256(page.content).hexdigest() == fetched["sha256"]
+    assert attachment["fileName"] == f"{csv['slug']}.csv", "a download keeps the name the server suggested"
+    assert httpx.get(attachment["url"]).text == csv["csv"]

@@ -56,6 +56,44 @@ def test_code_cannot_read_the_workers_environment_or_data(stack: Stack) -> None:
     assert seen["write"] != "wrote outside its directory"
 
 
+DIALS = """
+import socket
+
+async def run(page, params, ctx):
+    reached = {}
+    for name, (host, port) in params["targets"].items():
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+            reached[name] = "connected"
+        except OSError as exc:
+            reached[name] = f"refused: {exc}"
+    await ctx.goto(ctx.start_url + "/table")
+    return {"reached": reached, "browserSaw": await page.title()}
+"""
+
+
+def test_code_reaches_nothing_but_its_browser(stack: Stack, site: Site) -> None:
+    """No socket of its own to Temporal, the API, the site or the world; the browser still loads the site."""
+    site_port = int(site.url.rsplit(":", 1)[1])
+    api_port = int(stack.base_url.rsplit(":", 1)[1])
+    temporal_port = int(stack.temporal_address.rsplit(":", 1)[1])
+    targets = {
+        "temporal": ["127.0.0.1", temporal_port],
+        "api": ["127.0.0.1", api_port],
+        "site": ["127.0.0.1", site_port],
+        "metadata": ["169.254.169.254", 80],
+    }
+    stack.push("dials", DIALS)
+    result = stack.run(
+        {"task": "Dial out", "reuseKey": "dials", "startUrl": site.url, "parameters": {"targets": targets}}
+    )
+    assert result["outcome"] == "success", result.get("error")
+    data = result["result"]["data"]
+    for name, outcome in data["reached"].items():
+        assert outcome.startswith("refused"), f"automation code opened a connection to {name}"
+    assert data["browserSaw"], "the browser could not load the site"
+
+
 HANGS = """
 import subprocess, time
 

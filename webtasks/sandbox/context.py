@@ -169,12 +169,8 @@ class Context:
             path.write_bytes(bytes(source))
             name = file_name or f"{file_id}.bin"
         elif isinstance(source, str):
-            response = await self.page.context.request.get(source)
-            if not response.ok:
-                raise RuntimeError(f"save_file: GET {source} answered {response.status}")
-            path.write_bytes(await response.body())
-            content_type = response.headers.get("content-type", "").split(";")[0] or None
-            name = file_name or Path(source.split("?")[0]).name or f"{file_id}.bin"
+            content_type, suggested = await self._fetch(source, path)
+            name = file_name or suggested or Path(source.split("?")[0]).name or f"{file_id}.bin"
         else:
             await source.save_as(path)
             name = file_name or source.suggested_filename
@@ -189,3 +185,26 @@ class Context:
         self.saved_files.append(saved)
         self.log("file saved", fileId=file_id, fileName=name, sizeBytes=len(data))
         return saved
+
+    async def _fetch(self, url: str, path: Path) -> tuple[str | None, str | None]:
+        """GET `url` in a new tab of the run's context into `path`: the browser's cookies, proxy and
+        network policy apply (the runner itself has no network). Returns (content type, suggested name)."""
+        tab = await self.page.context.new_page()
+        download = asyncio.ensure_future(tab.wait_for_event("download"))
+        try:
+            try:
+                response = await tab.goto(url, wait_until="commit")
+            except PlaywrightError as exc:
+                if not download.done() and "Download is starting" not in str(exc):
+                    raise RuntimeError(f"save_file: GET {url} failed: {str(exc).splitlines()[0]}") from None
+                saved: Download = await asyncio.wait_for(download, 30)
+                await saved.save_as(path)
+                return None, saved.suggested_filename
+            if response is None or not response.ok:
+                status = response.status if response is not None else "nothing"
+                raise RuntimeError(f"save_file: GET {url} answered {status}")
+            path.write_bytes(await response.body())
+            return response.headers.get("content-type", "").split(";")[0] or None, None
+        finally:
+            download.cancel()
+            await tab.close()

@@ -29,6 +29,7 @@ from typing import Any
 
 import webtasks
 from webtasks.config import Settings
+from webtasks.sandbox.bridge import SOCKET_NAME, Relay, serve_unix
 from webtasks.sandbox.browser import CHROMIUM_FLAGS, chromium_path
 from webtasks.sandbox.runner import CODE_FILE
 
@@ -127,7 +128,7 @@ class SandboxPool:
         self._ready: list[_Slot] = []
         # Executions beyond this wait their turn (heartbeating) instead of thrashing the machine's CPUs.
         self._capacity = asyncio.Semaphore(conf.max_browsers)
-        self._warming: set[asyncio.Task[None]] = set()
+        self._warming: list[asyncio.Task[_Slot]] = []
         self._closed = False
         # A headed browser needs the X server's socket, which the sandbox hides: local trials only.
         self.use_bubblewrap = conf.sandbox != "off" and not headed and bubblewrap_available()
@@ -140,43 +141,56 @@ class SandboxPool:
             )
 
     async def start(self) -> None:
-        for _ in range(self._conf.warm_slots):
-            self._warm_one()
+        self._top_up()
 
     async def close(self) -> None:
+        """Kill every slot, those still warming included (they are let finish, so nothing is left behind)."""
         self._closed = True
-        for task in list(self._warming):
-            task.cancel()
+        warming, self._warming = self._warming, []
+        for task in warming:
+            with contextlib.suppress(Exception):
+                await (await task).kill()
         for slot in self._ready:
             await slot.kill()
         self._ready.clear()
 
-    def _warm_one(self) -> None:
-        if self._closed:
+    def _top_up(self) -> None:
+        """Warm slots until `warm_slots` are ready or on their way; never more, however busy the worker is."""
+        while not self._closed and len(self._ready) + len(self._warming) < self._conf.warm_slots:
+            task = asyncio.create_task(self._start_slot())
+            self._warming.append(task)
+            task.add_done_callback(self._warmed)
+
+    def _warmed(self, task: asyncio.Task[_Slot]) -> None:
+        """A warm-up nobody has claimed yet lands in the ready list."""
+        if task not in self._warming:
             return
+        self._warming.remove(task)
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
+            log.warning("could not warm a sandbox slot: %s", error)
+            return
+        self._ready.append(task.result())
 
-        async def warm() -> None:
-            try:
-                slot = await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
-            except Exception as exc:
-                log.warning("could not warm a sandbox slot: %s", exc)
-                return
-            if self._closed:
-                await slot.kill()
-            else:
-                self._ready.append(slot)
-
-        task = asyncio.create_task(warm())
-        self._warming.add(task)
-        task.add_done_callback(self._warming.discard)
+    async def _start_slot(self) -> _Slot:
+        return await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
 
     async def _take(self) -> _Slot:
+        """A ready slot, else the oldest one still warming, else a new one."""
         while self._ready:
             slot = self._ready.pop(0)
             if slot.alive():
                 return slot
             await slot.kill()
-        return await _Slot.start(self._conf, self._root, self.use_bubblewrap, self._headed)
+        if self._warming:
+            task = self._warming.pop(0)
+            with contextlib.suppress(SandboxError):
+                slot = await task
+                if slot.alive():
+                    return slot
+                await slot.kill()
+        return await self._start_slot()
 
     @contextlib.asynccontextmanager
     async def explore(self, job: SandboxJob) -> AsyncIterator[ExploreSession]:
@@ -187,8 +201,7 @@ class SandboxPool:
             yield ExploreSession(slot)
         finally:
             await slot.kill()
-            if self._conf.warm_slots > 0:
-                self._warm_one()
+            self._top_up()
 
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
         """Run one job in a slot of its own; the slot is killed afterwards, whatever happened."""
@@ -202,8 +215,7 @@ class SandboxPool:
         finally:
             await slot.kill()
             # Warm the replacement only now, so it does not compete for CPU with the run it replaces.
-            if self._conf.warm_slots > 0:
-                self._warm_one()
+            self._top_up()
 
 
 class ExploreSession:
@@ -230,13 +242,11 @@ class ExploreSession:
 
 
 class _Slot:
-    def __init__(
-        self, workdir: Path, browser: asyncio.subprocess.Process, runner: asyncio.subprocess.Process | None, cdp: str
-    ) -> None:
+    def __init__(self, workdir: Path, browser: asyncio.subprocess.Process) -> None:
         self.workdir = workdir
         self.browser = browser
-        self._runner = runner
-        self.cdp = cdp
+        self._runner: asyncio.subprocess.Process | None = None
+        self._bridge: Relay | None = None
 
     @property
     def runner(self) -> asyncio.subprocess.Process:
@@ -268,11 +278,12 @@ class _Slot:
             stdout=subprocess.DEVNULL,
             log_name="browser.log",
         )
-        slot = cls(workdir, browser, runner=None, cdp="")
+        slot = cls(workdir, browser)
         try:
-            slot.cdp = await asyncio.wait_for(slot._devtools_endpoint(), START_TIMEOUT_SECONDS)
+            port, path = await asyncio.wait_for(slot._devtools_endpoint(), START_TIMEOUT_SECONDS)
+            slot._bridge = await serve_unix(workdir / SOCKET_NAME, "127.0.0.1", port)
             slot.runner = await _spawn(
-                [sys.executable, "-m", "webtasks.sandbox.runner", str(workdir), slot.cdp],
+                [sys.executable, "-m", "webtasks.sandbox.runner", str(workdir), path],
                 workdir,
                 hide,
                 bubblewrap,
@@ -280,6 +291,7 @@ class _Slot:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 log_name="runner.log",
+                own_network=True,
             )
             assert slot.runner.stdout is not None
             ready = await asyncio.wait_for(slot.runner.stdout.readline(), START_TIMEOUT_SECONDS)
@@ -290,7 +302,8 @@ class _Slot:
             raise SandboxError(f"sandbox slot did not start: {exc}") from exc
         return slot
 
-    async def _devtools_endpoint(self) -> str:
+    async def _devtools_endpoint(self) -> tuple[int, str]:
+        """The browser's DevTools port on loopback and its websocket path."""
         port_file = self.workdir / "profile" / "DevToolsActivePort"
         while True:
             if self.browser.returncode is not None:
@@ -298,7 +311,7 @@ class _Slot:
             with contextlib.suppress(FileNotFoundError):
                 lines = port_file.read_text().split("\n")
                 if len(lines) >= 2 and lines[1]:
-                    return f"ws://127.0.0.1:{lines[0].strip()}{lines[1].strip()}"
+                    return int(lines[0]), lines[1].strip()
             await asyncio.sleep(0.02)
 
     def _tail(self, name: str) -> str:
@@ -383,6 +396,8 @@ class _Slot:
 
     async def kill(self) -> None:
         """Kill both process groups; bubblewrap takes everything in its PID namespace with it."""
+        if self._bridge is not None:
+            self._bridge.close()
         processes = [p for p in (self._runner, self.browser) if p is not None]
         for proc in processes:
             if proc.returncode is None:
@@ -419,8 +434,10 @@ async def _spawn(
     bubblewrap: bool,
     limits: tuple[int, int] | None,
     log_name: str,
+    own_network: bool = False,
     **streams: Any,
 ) -> asyncio.subprocess.Process:
+    """Start a sandboxed process; with `own_network` (under bubblewrap) it has no network but loopback."""
     env = sandbox_env(workdir)
     if display := os.environ.get("DISPLAY"):
         env["DISPLAY"] = display
@@ -438,7 +455,8 @@ async def _spawn(
         argv = [
             "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", str(tmp_root), *masks, "--bind", str(workdir), str(workdir),
-            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", *(["--unshare-net"] if own_network else []),
+            "--die-with-parent",
             "--chdir", str(workdir), "--clearenv", *setenv, "--", *argv,
         ]  # fmt: skip
     with open(workdir / log_name, "wb") as stderr:

@@ -1,6 +1,7 @@
-"""The sandboxed runner process: `python -m webtasks.sandbox.runner WORKDIR CDP_ENDPOINT`.
+"""The sandboxed runner process: `python -m webtasks.sandbox.runner WORKDIR DEVTOOLS_PATH`.
 
-It connects to the browser it is handed and prepares a fresh context ahead of time (a warm runner),
+It connects to the browser it is handed (through WORKDIR/cdp.sock, its only way out: under bubblewrap
+it has no network of its own, see `bridge`) and prepares a fresh context ahead of time (a warm runner),
 says `ready`, then reads one job from stdin, runs the automation in that context and writes
 `result.json`, `output.json`, `log.jsonl`, `trace.zip` and, on failure, `screenshot.png` into WORKDIR.
 The parent enforces the wall-clock limit and collects those files; this process never sees the
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 from webtasks.network import private_address
+from webtasks.sandbox.bridge import SOCKET_NAME, serve_loopback
 from webtasks.sandbox.browser import ACTION_TIMEOUT_MS, STEALTH_SCRIPT, context_options
 from webtasks.sandbox.context import Context
 from webtasks.sandbox.explore import Explorer
@@ -149,14 +151,15 @@ async def _explore(browser: Browser, prepared: tuple[BrowserContext, Page], job:
         protocol.flush()
 
 
-async def main(workdir: Path, cdp: str) -> int:
+async def main(workdir: Path, devtools_path: str) -> int:
     """Warm up (Playwright, the browser connection, a context), say `ready`, run one job, say `done`."""
     # The protocol owns the real stdout; anything the automation prints goes to the runner's log.
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    bridge, port = await serve_loopback(workdir / SOCKET_NAME)
     async with async_playwright() as pw:
-        browser = await pw.chromium.connect_over_cdp(cdp)
+        browser = await pw.chromium.connect_over_cdp(f"ws://127.0.0.1:{port}{devtools_path}")
         prepared = await _prepare(browser, proxy=None)
         protocol.write("ready\n")
         protocol.flush()
@@ -176,6 +179,7 @@ async def main(workdir: Path, cdp: str) -> int:
         (workdir / "result.json").write_text(json.dumps(result))
         protocol.write("done\n")
         protocol.flush()
+    bridge.close()
     return 0
 
 
