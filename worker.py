@@ -20,6 +20,7 @@ from activities.lane import check_workflow, release_slot, request_key, request_s
 from activities.results import persist_result
 from activities.screen import screen_request
 from activities.validate import validate_output
+from webtasks import telemetry
 from webtasks.config import settings
 from webtasks.sandbox.pool import SandboxPool
 from webtasks.temporal import connect
@@ -32,7 +33,7 @@ log = logging.getLogger("webtasks.worker")
 
 async def run_worker(stop: asyncio.Event | None = None) -> None:
     conf = settings()
-    client = await connect(conf)
+    client = await connect(conf, runtime=telemetry.runtime())
     pool = SandboxPool(conf)
     await pool.start()
     stop = stop or asyncio.Event()
@@ -68,6 +69,7 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
                 await stop.wait()
     finally:
         await pool.close()
+        telemetry.shutdown()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import MODEL_REQUEST_REJECTED, MODEL_UNAVAILABLE, UNAUTHENTICATED, non_retryable
 from activities.execute import execute_code
 from activities.heartbeat import heartbeating
+from webtasks import telemetry
 from webtasks.ai import prompts
 from webtasks.ai.keys import unseal
 from webtasks.ai.pricing import cost_usd, model_id
@@ -139,14 +140,36 @@ class Conversation:
                     answers.append(_tool_result(call.id, _failure_text(attempt.execution.failure), error=True))
                 else:
                     assert self._session is not None
-                    ok, text = await self._session.call(call.name, dict(call.input))
+                    with telemetry.span(f"browser tool: {call.name}", self._attributes()):
+                        ok, text = await self._session.call(call.name, dict(call.input))
                     answers.append(_tool_result(call.id, text, error=not ok))
             messages.append({"role": "user", "content": answers})
         self.result.reason = f"the conversation reached {MAX_TURNS} turns without working code"
 
+    def _attributes(self) -> dict[str, Any]:
+        return telemetry.run_attributes(self.request.web_task_id, self.request.reuse_key)
+
     async def _ask(self, messages: list[dict[str, Any]]) -> Any:
+        with telemetry.span("model: messages.create", {**self._attributes(), "webtasks.model": self.model}) as span:
+            response = await self._create(messages)
+            usage = TokenUsage(
+                input_tokens=response.usage.input_tokens or 0,
+                output_tokens=response.usage.output_tokens or 0,
+                cache_creation_input_tokens=response.usage.cache_creation_input_tokens or 0,
+                cache_read_input_tokens=response.usage.cache_read_input_tokens or 0,
+            )
+            tokens = activity.metric_meter().create_counter("webtasks_model_tokens", "model tokens, by kind")
+            for kind, count in usage.model_dump().items():
+                span.set_attribute(f"webtasks.{kind}", count)
+                tokens.add(count, {"model": self.model, "kind": kind})
+        self.result.model_calls += 1
+        self.result.usage = self.result.usage.add(usage)
+        self.result.ai_usd = cost_usd(self.model, self.result.usage)
+        return response
+
+    async def _create(self, messages: list[dict[str, Any]]) -> Any:
         try:
-            response = await self.client.messages.create(
+            return await self.client.messages.create(
                 model=model_id(self.model),
                 max_tokens=MAX_OUTPUT_TOKENS,
                 system=prompts.system(),  # type: ignore[arg-type]
@@ -172,18 +195,6 @@ class Conversation:
             raise non_retryable(
                 MODEL_REQUEST_REJECTED, f"the model provider rejected the request ({exc.status_code})"
             ) from None
-        usage = response.usage
-        self.result.model_calls += 1
-        self.result.usage = self.result.usage.add(
-            TokenUsage(
-                input_tokens=usage.input_tokens or 0,
-                output_tokens=usage.output_tokens or 0,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-                cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            )
-        )
-        self.result.ai_usd = cost_usd(self.model, self.result.usage)
-        return response
 
     async def _try_submission(self, submitted: dict[str, Any]) -> AuthoredAttempt:
         n = self.request.first_attempt + len(self.result.attempts)

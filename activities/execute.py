@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.errors import NOT_FOUND, SANDBOX_UNAVAILABLE, non_retryable
 from activities.heartbeat import heartbeating
+from webtasks import telemetry
 from webtasks.models import ArtifactRefs, AttemptFailure, ExecuteInput, ExecuteResult, utcnow
 from webtasks.sandbox.pool import SandboxError, SandboxJob, SandboxOutcome, SandboxPool
 from webtasks.store import NotFound, get_store
@@ -60,12 +61,20 @@ async def execute_code(pool: SandboxPool, code: str, request: ExecuteInput) -> E
         block_private_network=not (workspace and workspace.allow_private_network),
     )
     started_at = utcnow()
+    attributes = {
+        **telemetry.run_attributes(request.web_task_id, request.reuse_key, request.attempt),
+        "webtasks.kind": request.kind,
+        "webtasks.revision_id": request.revision_id,
+    }
+    with telemetry.span("sandbox: run the automation", attributes) as span:
+        try:
+            outcome = await pool.run(job)
+        except SandboxError as exc:
+            raise non_retryable(SANDBOX_UNAVAILABLE, f"the browser sandbox could not start: {exc}") from exc
+        span.set_attribute("webtasks.ok", outcome.ok)
     try:
-        outcome = await pool.run(job)
-    except SandboxError as exc:
-        raise non_retryable(SANDBOX_UNAVAILABLE, f"the browser sandbox could not start: {exc}") from exc
-    try:
-        return await asyncio.to_thread(_collect, request, outcome, started_at)
+        with telemetry.span("store: file the attempt's output and artifacts", attributes):
+            return await asyncio.to_thread(_collect, request, outcome, started_at)
     finally:
         outcome.cleanup()
 

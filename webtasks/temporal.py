@@ -12,7 +12,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
+from webtasks import telemetry
 from webtasks.ai.keys import seal
 from webtasks.config import Settings, settings
 from webtasks.ids import new_reuse_key, new_web_task_id
@@ -25,10 +27,15 @@ MODEL = SearchAttributeKey.for_keyword("WebtasksModel")
 RUN_EXECUTION_TIMEOUT = timedelta(hours=3)
 
 
-async def connect(conf: Settings | None = None) -> Client:
+async def connect(conf: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
+    """A client with the pydantic data converter and, when tracing is on, the tracing interceptor."""
     conf = conf or settings()
     return await Client.connect(
-        conf.temporal_address, namespace=conf.temporal_namespace, data_converter=pydantic_data_converter
+        conf.temporal_address,
+        namespace=conf.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=telemetry.interceptors(),
+        runtime=runtime,
     )
 
 

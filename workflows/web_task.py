@@ -25,6 +25,7 @@ from workflows.lane import (
     QueuePosition,
     WorkspaceLimits,
 )
+from workflows.run_metrics import record_run
 
 with workflow.unsafe.imports_passed_through():
     from activities.author import AuthorActivities
@@ -180,13 +181,14 @@ class WebTaskWorkflow:
         result.attempts = self._attempts
         result.cost = Cost(ai_usd=self._ai_usd, compute=self._compute_seconds / 3600)
         workflow.upsert_search_attributes([OUTCOME.value_set(result.outcome or "failed")])
+        record_run(result, run.workspace_id)
         return result
 
     async def _canceled(self, run: WebTaskInput, result: WebTaskResult) -> WebTaskResult:
         """The activity in flight was canceled with the run (its sandbox is killed); nothing is saved."""
         await self._ticket.release()
         workflow.upsert_search_attributes([OUTCOME.value_set("canceled")])
-        return WebTaskResult(
+        canceled = WebTaskResult(
             web_task_id=run.web_task_id,
             status="canceled",
             created_at=result.created_at,
@@ -194,6 +196,8 @@ class WebTaskWorkflow:
             completed_at=workflow.now(),
             attempts=self._attempts,
         )
+        record_run(canceled, run.workspace_id)
+        return canceled
 
     async def _admit(self, run: WebTaskInput) -> None:
         """Steps 2 to 4: screen the request, join the key's queue, wait for the key (and a workspace slot)."""

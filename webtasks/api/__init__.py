@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from opentelemetry.trace import SpanKind
 
+from webtasks import telemetry
 from webtasks.api import automations, files, health, web_tasks
 from webtasks.api.deps import RateLimiter, TemporalConnection
 from webtasks.api.errors import error_response, install_error_handlers
@@ -23,6 +25,7 @@ def create_app() -> FastAPI:
         conf = settings()
         WorkspaceStore(get_store()).ensure_local(conf.credentials_file, conf.base_url)
         yield
+        telemetry.shutdown()
 
     app = FastAPI(
         title="Webtasks",
@@ -50,6 +53,17 @@ def create_app() -> FastAPI:
         response = await call_next(request)
         response.headers["x-correlation-id"] = request.state.correlation_id
         return response
+
+    if telemetry.tracing_enabled():
+
+        @app.middleware("http")
+        async def traced(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            """A server span per request; workflows started while handling it join its trace."""
+            attributes = {"http.request.method": request.method, "url.path": request.url.path}
+            with telemetry.span(f"{request.method} {request.url.path}", attributes, kind=SpanKind.SERVER) as span:
+                response = await call_next(request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                return response
 
     for module in (web_tasks, automations, files, health):
         app.include_router(module.router)
