@@ -88,5 +88,7 @@ def test_replay_a_finished_run(stack: Stack) -> None:
     replayed = stack.cli("replay", finished["webTaskId"])
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed" in replayed.stdout
+    lane = stack.cli("replay", f"lane:{stack.workspace_id}:cli-replay")
+    assert lane.returncode == 0 and "replayed" in lane.stdout, lane.stderr
     missing = stack.cli("replay", "wt_missing")
     assert missing.returncode == 1 and "wt_missing" in missing.stderr

@@ -198,27 +198,34 @@ def cancel(web_task_id: str) -> None:
 
 
 @app.command()
-def replay(web_task_id: str) -> None:
-    """Fetch a run's history from Temporal and replay it against this checkout's workflow code.
+def replay(workflow_id: str) -> None:
+    """Fetch a workflow's history from Temporal and replay it against this checkout's workflow code.
 
-    Set breakpoints in `workflows/web_task.py` and run this under a debugger to step through a past run.
+    A run (`wt_…`), a key's lane (`lane:WORKSPACE:KEY`) or a workspace entity (`workspace:ID`). Set
+    breakpoints in `workflows/` and run this under a debugger to step through it.
     """
     from temporalio.worker import Replayer
 
     from webtasks.temporal import connect
+    from workflows.lane import KeyLaneWorkflow
     from workflows.web_task import WebTaskWorkflow
+    from workflows.workspace import WorkspaceWorkflow
 
     async def go() -> None:
         client = await connect()
-        history = await client.get_workflow_handle(web_task_id).fetch_history()
-        replayer = Replayer(workflows=[WebTaskWorkflow], data_converter=client.data_converter, debug_mode=True)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        replayer = Replayer(
+            workflows=[WebTaskWorkflow, KeyLaneWorkflow, WorkspaceWorkflow],
+            data_converter=client.data_converter,
+            debug_mode=True,
+        )
         await replayer.replay_workflow(history)
 
     try:
         asyncio.run(go())
     except Exception as exc:
-        raise _fail(f"replay of {web_task_id} failed: {exc}") from None
-    out.print(f"[green]replayed[/green] {web_task_id}: the history matches this workflow code")
+        raise _fail(f"replay of {workflow_id} failed: {exc}") from None
+    out.print(f"[green]replayed[/green] {workflow_id}: the history matches this workflow code")
 
 
 # ---------------------------------------------------------------- automations
