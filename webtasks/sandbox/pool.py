@@ -269,7 +269,7 @@ class _Slot:
         hide = [conf.data_dir]
         flags = [f for f in CHROMIUM_FLAGS if not (headed and f.startswith("--headless"))]
         browser = await _spawn(
-            [chromium, *flags, f"--user-data-dir={workdir / 'profile'}", "about:blank"],
+            [chromium, *flags, f"--user-data-dir={workdir / 'profile'}"],
             workdir,
             hide,
             bubblewrap,
