@@ -7,8 +7,9 @@ Past the limit a lane is refused at once, or, when the workspace queues on its l
 It deduplicates by lane id (a retried request changes nothing), continues-as-new before its history
 grows large and ends when no lane holds or waits for a slot.
 
-The workspace's AI credit balance (lifecycle.md step 9) is to live here as well: a `credits_usd` field
-in `WorkspaceState` and signals or updates to reserve and settle model spend, next to the slots.
+The AI credit balance (lifecycle.md step 9) is not kept here but in the workspace's record in the store
+(activities/credits.py, charged once per run): this entity ends whenever no lane is active, and the
+balance must outlive it and be readable by the CLI without Temporal.
 """
 
 from __future__ import annotations
