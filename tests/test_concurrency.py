@@ -61,7 +61,7 @@ def test_different_keys_run_in_parallel(stack: Stack) -> None:
     keys = [f"parallel-{i}-{secrets.token_hex(3)}" for i in range(3)]
     for key in keys:
         stack.push(key, WINDOW)
-    ids = start_all(stack, [{"task": "Hold", "reuseKey": key, "parameters": {"hold": 4}} for key in keys])
+    ids = start_all(stack, [{"task": "Hold", "reuseKey": key, "parameters": {"hold": 10}} for key in keys])
     windows = [r["result"]["data"] for r in finish_all(stack, ids)]
     assert max(w["start"] for w in windows) < min(w["end"] for w in windows), "the keys' runs did not overlap"
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 from tests.conftest import PLANTED_KEY, Stack
 from tests.sites import Site
@@ -136,3 +139,23 @@ async def run(page, params, ctx):
         assert data["cookieBefore"] == ""
         assert not data["webdriver"]
         assert "HeadlessChrome" not in data["ua"]
+
+
+def test_finished_runs_leave_no_slot_directories_behind(stack: Stack, site: Site) -> None:
+    """Each slot's directory (browser profile, code, artifacts) goes once its run is filed."""
+    stack.push("leaves-nothing", "async def run(page, params, ctx):\n    await ctx.goto(ctx.start_url)\n    return 1\n")
+    stack.push("fails-leaves-nothing", "async def run(page, params, ctx):\n    raise RuntimeError('boom')\n")
+    for key in ("leaves-nothing", "fails-leaves-nothing", "leaves-nothing"):
+        stack.run({"task": "Run once", "reuseKey": key, "startUrl": site.url})
+    authored = stack.run(  # a model conversation: an exploring browser, then a slot per submission
+        {
+            "task": f"Pull every permit of one category in the permit directory with its status, fee and phone "
+            f"[t-{secrets.token_hex(4)}]",
+            "startUrl": site.url,
+            "parameters": {"category": "Bakery"},
+        }
+    )
+    assert authored["outcome"] == "success", authored.get("error")
+    root = Path(tempfile.gettempdir()) / "webtasks-sandbox" / f"pid-{stack.processes['worker'].pid}"
+    warm_slots = int(stack.env["WEBTASKS_WARM_SLOTS"])
+    assert len(list(root.iterdir())) <= warm_slots, f"slot directories left behind: {sorted(root.iterdir())}"

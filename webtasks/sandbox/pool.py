@@ -120,11 +120,22 @@ def sandbox_env(workdir: Path) -> dict[str, str]:
     }
 
 
+def _worker_root() -> Path:
+    """This process's directory for slot directories; those of processes that died (killed workers) go."""
+    base = Path(tempfile.gettempdir()) / "webtasks-sandbox"
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob("pid-*"):
+        pid = stale.name.removeprefix("pid-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    return base / f"pid-{os.getpid()}"
+
+
 class SandboxPool:
     def __init__(self, conf: Settings, *, headed: bool = False) -> None:
         self._conf = conf
         self._headed = headed
-        self._root = Path(tempfile.gettempdir()) / "webtasks-sandbox"
+        self._root = _worker_root()
         self._ready: list[_Slot] = []
         # Executions beyond this wait their turn (heartbeating) instead of thrashing the machine's CPUs.
         self._capacity = asyncio.Semaphore(conf.max_browsers)
@@ -149,10 +160,12 @@ class SandboxPool:
         warming, self._warming = self._warming, []
         for task in warming:
             with contextlib.suppress(Exception):
-                await (await task).kill()
+                await (await task).discard()
         for slot in self._ready:
-            await slot.kill()
+            await slot.discard()
         self._ready.clear()
+        with contextlib.suppress(OSError):
+            self._root.rmdir()
 
     def _top_up(self) -> None:
         """Warm slots until `warm_slots` are ready or on their way; never more, however busy the worker is."""
@@ -182,14 +195,14 @@ class SandboxPool:
             slot = self._ready.pop(0)
             if slot.alive():
                 return slot
-            await slot.kill()
+            await slot.discard()
         if self._warming:
             task = self._warming.pop(0)
             with contextlib.suppress(SandboxError):
                 slot = await task
                 if slot.alive():
                     return slot
-                await slot.kill()
+                await slot.discard()
         return await self._start_slot()
 
     @contextlib.asynccontextmanager
@@ -200,7 +213,7 @@ class SandboxPool:
             await slot.send(job, mode="explore")
             yield ExploreSession(slot)
         finally:
-            await slot.kill()
+            await slot.discard()
             self._top_up()
 
     async def run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None = None) -> SandboxOutcome:
@@ -211,9 +224,14 @@ class SandboxPool:
     async def _run(self, job: SandboxJob, on_tick: Callable[[], Awaitable[None] | None] | None) -> SandboxOutcome:
         slot = await self._take()
         try:
-            return await slot.execute(job, on_tick, wall_limit=self._conf.sandbox_wall_seconds)
+            outcome = await slot.execute(job, on_tick, wall_limit=self._conf.sandbox_wall_seconds)
+        except BaseException:
+            await slot.discard()
+            raise
+        else:
+            await slot.kill()  # the outcome's files stay until `outcome.cleanup()`
+            return outcome
         finally:
-            await slot.kill()
             # Warm the replacement only now, so it does not compete for CPU with the run it replaces.
             self._top_up()
 
@@ -298,7 +316,7 @@ class _Slot:
             if ready.strip() != b"ready":
                 raise SandboxError(f"the runner did not start: {slot._tail('runner.log')}")
         except (TimeoutError, SandboxError) as exc:
-            await slot.kill()
+            await slot.discard()
             raise SandboxError(f"sandbox slot did not start: {exc}") from exc
         return slot
 
@@ -408,6 +426,12 @@ class _Slot:
         for proc in processes:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
+        await asyncio.to_thread(shutil.rmtree, self.workdir / "profile", ignore_errors=True)
+
+    async def discard(self) -> None:
+        """Kill the slot and remove its directory: nothing of it is needed any more."""
+        await self.kill()
+        await asyncio.to_thread(shutil.rmtree, self.workdir, ignore_errors=True)
 
 
 def _limits(limits: tuple[int, int] | None) -> Callable[[], None]:
